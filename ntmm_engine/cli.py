@@ -1,0 +1,263 @@
+"""``ntmm`` command line: the same engine jobs the desktop app runs.
+
+Ctrl+C once cancels the running job at its next step (a resumable
+checkpoint is kept); a second Ctrl+C aborts at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import ProjectConfig, load_config
+from .errors import Cancelled, NTMMError
+from .events import CancelToken, Event, Evaluation, JobFailed, JobFinished, JobStarted, LogMessage, Progress, TrainLog
+
+
+# ------------------------------------------------------------- console view
+class ConsoleView:
+    """Prints events: a tqdm bar for training and phases, metrics as they come."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar = None
+        self.bar_key: tuple | None = None
+
+    def __call__(self, ev: Event) -> None:
+        if self.quiet and not isinstance(ev, (JobFailed,)):
+            return
+        if isinstance(ev, JobStarted):
+            self._close()
+            self._print(f"[{ev.job}] started: {ev.total_steps} steps on {ev.device} ({ev.precision})"
+                        + (f", resuming {ev.resumed_from}" if ev.resumed_from else ""))
+            self._bar((ev.job, "train"), ev.total_steps, f"{ev.job}")
+        elif isinstance(ev, TrainLog):
+            bar = self._bar((ev.job, "train"), ev.max_steps, ev.job)
+            bar.n = ev.step
+            post = {"loss": f"{ev.loss:.4f}" if ev.loss is not None else "-",
+                    "lr": f"{ev.learning_rate:.2e}" if ev.learning_rate is not None else "-", "ep": f"{ev.epoch:.2f}"}
+            if ev.samples_per_second:
+                post["samples/s"] = f"{ev.samples_per_second:.1f}"
+            bar.set_postfix(post, refresh=False)
+            bar.refresh()
+        elif isinstance(ev, Progress):
+            if ev.total and ev.total > 1 and ev.phase not in ("ready",):
+                bar = self._bar((ev.job, ev.phase), ev.total, f"{ev.job}: {ev.phase}")
+                bar.n = ev.done
+                bar.refresh()
+                if ev.done >= ev.total:
+                    self._close()
+        elif isinstance(ev, Evaluation):
+            m = ev.metrics
+            parts = [f"{k} {m[k]:.4f}" for k in ("loss", "accuracy", "macro_f1") if isinstance(m.get(k), (int, float))]
+            self._print(f"[{ev.job}] {ev.split} @ step {ev.step}: " + ", ".join(parts))
+        elif isinstance(ev, LogMessage):
+            if ev.level != "debug":
+                self._print(f"[{ev.job}] {ev.text}")
+        elif isinstance(ev, JobFinished):
+            self._close()
+            self._print(f"[{ev.job}] {ev.status}")
+        elif isinstance(ev, JobFailed):
+            self._close()
+
+    def _bar(self, key: tuple, total: int, desc: str):
+        from tqdm import tqdm
+        if self.bar_key != key:
+            self._close()
+            self.bar = tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, leave=True, file=sys.stderr)
+            self.bar_key = key
+        return self.bar
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar, self.bar_key = None, None
+
+    def _print(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+
+# ---------------------------------------------------------------- helpers
+def _load(args) -> ProjectConfig:
+    cfg = load_config(args.config)
+    for item in args.set or []:
+        if "=" not in item:
+            raise NTMMError(f"--set {item}: expected section.key=value")
+        key, value = item.split("=", 1)
+        cfg.set_value(key.strip(), value.strip())
+    return cfg
+
+
+def _install_sigint(cancel: CancelToken) -> None:
+    def handler(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\nCancelling at the next step (Ctrl+C again to abort now)...", file=sys.stderr)
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not in the main thread (tests)
+        pass
+
+
+def print_metrics(result: Any) -> None:
+    metrics = getattr(result, "metrics", {}) or {}
+    for split, m in metrics.items():
+        if not isinstance(m, dict):
+            continue
+        print(f"{split:>11}: accuracy {m.get('accuracy', float('nan')):.4f}  macro-F1 {m.get('macro_f1', float('nan')):.4f}")
+
+
+def _print_train_result(result) -> None:
+    if result.status == "cancelled":
+        print(f"Cancelled at step {result.steps_done}/{result.total_steps}. Resume with --resume (checkpoint {result.checkpoint}).")
+        return
+    print(f"Done in {result.wall_seconds:.0f} s ({result.stop_reason}); model in {result.model_dir}")
+    print_metrics(result)
+
+
+# --------------------------------------------------------------- commands
+def cmd_init(args) -> int:
+    from .project import write_starter
+    path = write_starter(args.path, demo=args.demo, force=args.force)
+    print(f"Wrote {path}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .data import prepare_data
+    from .models import load_tokenizer, resolve_model_source
+    cfg = _load(args)
+    cfg.require_data()
+    tok = load_tokenizer(resolve_model_source(cfg.teacher.base_model, cfg.base_dir))
+    prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=tok)
+    print(json.dumps(prepared.report.to_dict(), indent=2) if args.json else prepared.report.to_text())
+    return 0
+
+
+def cmd_teacher(args) -> int:
+    from .teacher import run_teacher
+    cfg = _load(args)
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    result = run_teacher(cfg, ConsoleView(args.quiet), cancel, resume=args.resume)
+    _print_train_result(result)
+    return 130 if result.status == "cancelled" else 0
+
+
+def cmd_distill(args) -> int:
+    from .distill import run_distill
+    cfg = _load(args)
+    if args.teacher:
+        cfg.distill.teacher = args.teacher
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    result = run_distill(cfg, ConsoleView(args.quiet), cancel, resume=args.resume)
+    if result.status == "cancelled":
+        print(f"Cancelled. Resume with --resume.")
+        return 130
+    print(result.summary_text())
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    from .optimize import run_optimize
+    cfg = _load(args)
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    result = run_optimize(cfg, ConsoleView(args.quiet), cancel)
+    print(result.summary_text())
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from .benchmark import run_benchmark
+    cfg = _load(args)
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    result = run_benchmark(cfg, ConsoleView(args.quiet), cancel)
+    print(result.summary_text())
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .predict import predict_cli
+    return predict_cli(args)
+
+
+COMMANDS: dict[str, tuple[Callable, str]] = {
+    "init": (cmd_init, "write a starter project config"),
+    "data": (cmd_data, "check the data and print the data report"),
+    "teacher": (cmd_teacher, "fine-tune the teacher"),
+    "distill": (cmd_distill, "distil the teacher into a small student"),
+    "optimize": (cmd_optimize, "build INT8 and ONNX variants of the student and check parity"),
+    "benchmark": (cmd_benchmark, "measure every variant side by side"),
+    "predict": (cmd_predict, "predict labels for texts with any NTMM model"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ntmm", description="Train, distil, optimize and benchmark small medical text classifiers.")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (fn, help_) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=fn)
+        if name == "init":
+            sp.add_argument("path", nargs="?", default="ntmm.yaml", help="config file or folder (default ntmm.yaml)")
+            sp.add_argument("--demo", action="store_true", help="use the built-in demo data and settings")
+            sp.add_argument("--force", action="store_true", help="overwrite an existing file")
+            continue
+        if name == "predict":
+            sp.add_argument("texts", nargs="*", help="texts to classify")
+            sp.add_argument("--model", required=True, help="model folder or .onnx file")
+            sp.add_argument("--file", help="CSV, TXT (one text a line) or JSONL file of texts")
+            sp.add_argument("--column", help="text column of a CSV/JSONL file (default: detect)")
+            sp.add_argument("--out", help="write predictions to a .csv or .json file")
+            sp.add_argument("--batch-size", type=int, default=32)
+            sp.add_argument("--allow-pickle", action="store_true", help="allow loading pickled weights with weights_only=True")
+            continue
+        sp.add_argument("--config", "-c", required=True, help="project config (YAML or JSON)")
+        sp.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one setting (repeatable)")
+        sp.add_argument("--quiet", "-q", action="store_true", help="print only the final result")
+        if name in ("teacher", "distill"):
+            sp.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+        if name == "distill":
+            sp.add_argument("--teacher", help="teacher model folder (default: the project's teacher)")
+        if name == "data":
+            sp.add_argument("--json", action="store_true", help="print the report as JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NTMMError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (Cancelled, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: short message here, the traceback in the log
+        if args.debug:
+            raise
+        from .resources import log_dir
+        log = log_dir() / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"error: unexpected {type(exc).__name__}: {exc}\n  details: {log}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

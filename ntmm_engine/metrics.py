@@ -1,0 +1,46 @@
+"""Classification metrics (scikit-learn) in one JSON-friendly dict."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def classification_metrics(labels: Sequence[int], preds: Sequence[int], label_names: Sequence[str]) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = np.asarray(labels)
+    preds = np.asarray(preds)
+    ids = list(range(len(label_names)))
+    p, r, f, s = precision_recall_fscore_support(labels, preds, labels=ids, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(labels, preds)) if len(labels) else 0.0,
+        "macro_f1": float(np.mean(f)) if len(f) else 0.0,
+        "per_class": [
+            {"label": name, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, name in enumerate(label_names)
+        ],
+        "confusion_matrix": confusion_matrix(labels, preds, labels=ids).tolist(),
+    }
+
+
+def agreement(a: Sequence[int], b: Sequence[int]) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    return float((a == b).mean()) if len(a) else 1.0
+
+
+def per_class_agreement(reference: Sequence[int], other: Sequence[int], label_names: Sequence[str]) -> dict[str, float]:
+    """Share of identical predictions among examples the reference put in each class."""
+    reference, other = np.asarray(reference), np.asarray(other)
+    out = {}
+    for i, name in enumerate(label_names):
+        mask = reference == i
+        out[name] = float((other[mask] == i).mean()) if mask.any() else 1.0
+    return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)

@@ -1,0 +1,122 @@
+"""Teacher fine-tuning job: ``run_teacher(config, on_event, cancel, resume)``."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from .config import ProjectConfig
+from .errors import NTMMError
+from .events import CancelToken, EventCallback, Progress
+from .training import (JobContext, TrainResult, choose_device, choose_precision, early_stopping_callbacks,
+                       finish_stage, job_frame, last_checkpoint, metrics_fn, quiet_trainer, save_model_atomically,
+                       split_metrics, stop_reason, training_arguments)
+
+STAGE = "teacher"
+
+
+def teacher_model_dir(config: ProjectConfig) -> Path:
+    return config.run_path / STAGE / "model"
+
+
+def run_teacher(config: ProjectConfig, on_event: EventCallback | None = None, cancel: CancelToken | None = None,
+                resume: bool = False, *, padding: str = "longest") -> TrainResult:
+    """Fine-tune the teacher; returns a completed or cancelled :class:`TrainResult`.
+
+    ``resume=True`` continues from the newest checkpoint of a cancelled or
+    crashed run (optimizer, scheduler and RNG state included). ``padding``
+    is "longest" (dynamic, per batch) or "max_length" (for benchmarks).
+    """
+    config.require_data()
+    ctx = JobContext("teacher", config, on_event, cancel, stage=STAGE)
+    with job_frame(ctx):
+        return _run(ctx, resume, padding)
+
+
+def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
+    from transformers import DataCollatorWithPadding, Trainer
+
+    from .callbacks import EventCallback as TrainerEvents
+    from .data import prepare_data, tokenize
+    from .models import count_parameters, load_classifier, load_tokenizer, resolve_model_source
+
+    cfg, t = ctx.config, ctx.config.teacher
+    ckpt_dir = ctx.stage_dir / "checkpoints"
+    resume_from = last_checkpoint(ckpt_dir) if resume else None
+    if resume and resume_from is None:
+        raise NTMMError(f"Nothing to resume: no checkpoint in {ckpt_dir}.", hint="start the teacher without resume")
+    if not resume and ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)  # a fresh start must not resume stale checkpoints
+    ctx.open_history(fresh=not resume)
+    device = choose_device(t)
+    precision = choose_precision(t, device)
+
+    ctx.emit(Progress(ctx.job, phase="loading model", done=0, total=3))
+    source = resolve_model_source(t.base_model, cfg.base_dir)
+    tokenizer = load_tokenizer(source, trust_remote_code=t.trust_remote_code)
+    ctx.emit(Progress(ctx.job, phase="preparing data", done=1, total=3))
+    prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=tokenizer,
+                            on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
+    ctx.log(prepared.report.to_text())
+    ctx.cancel.raise_if_cancelled()
+    tokenized = tokenize(prepared, tokenizer, cfg.data.max_length)
+    ctx.emit(Progress(ctx.job, phase="loading model", done=2, total=3))
+    import transformers
+    transformers.set_seed(cfg.seed)  # head initialisation is reproducible
+    model = load_classifier(source, id2label=prepared.id2label, trust_remote_code=t.trust_remote_code)
+    ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
+
+    args = training_arguments(t, ckpt_dir, seed=cfg.seed, device=device, precision=precision,
+                              group_by_length=cfg.data.group_by_length)
+    collator = DataCollatorWithPadding(tokenizer, padding=padding,
+                                       max_length=cfg.data.max_length if padding == "max_length" else None)
+    events = TrainerEvents(ctx.job, ctx.emit, ctx.cancel, device=device, precision=precision,
+                           run_dir=str(ctx.run.root), resumed_from=resume_from,
+                           samples_per_step=t.batch_size * t.gradient_accumulation_steps * max(args.world_size, 1))
+    trainer = quiet_trainer(Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
+                      data_collator=collator, processing_class=tokenizer, compute_metrics=metrics_fn(prepared.label_names),
+                      callbacks=[events, *early_stopping_callbacks(t)]))
+    started = time.monotonic()
+    train_out = trainer.train(resume_from_checkpoint=resume_from)
+    train_seconds = time.monotonic() - started
+    state = trainer.state
+    result = TrainResult(job=ctx.job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
+                         total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
+                         stop_reason=stop_reason(state, events.cancelled, t), train_seconds=train_seconds,
+                         train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
+                         parameters=count_parameters(model))
+    if events.cancelled:
+        result.checkpoint = last_checkpoint(ckpt_dir)
+        result.wall_seconds = time.monotonic() - ctx.t0
+        ctx.log(f"Cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
+        finish_stage(ctx, result)
+        return result
+
+    result.best_step = _best_step(state)
+    for split in ("validation", "test"):
+        ctx.emit(Progress(ctx.job, phase=f"evaluating {split}", done=0, total=1))
+        m, _ = split_metrics(trainer, tokenized[split], prepared.label_names)
+        result.metrics[split] = m
+        from .events import Evaluation
+        ctx.emit(Evaluation(ctx.job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+    out_dir = teacher_model_dir(cfg)
+    save_model_atomically(trainer.model, tokenizer, out_dir,
+                          extra_files={"ntmm.json": {"role": "teacher", "base_model": t.base_model, "max_length": cfg.data.max_length,
+                                                     "label_names": prepared.label_names,
+                                                     "data_fingerprint": prepared.report.fingerprint}})
+    result.model_dir = str(out_dir)
+    result.extra["data_report"] = prepared.report.to_dict()
+    result.wall_seconds = time.monotonic() - ctx.t0
+    finish_stage(ctx, result, data_fingerprint=prepared.report.fingerprint, model_dir=str(out_dir))
+    return result
+
+
+def _best_step(state) -> int | None:
+    ckpt = state.best_model_checkpoint
+    if ckpt:
+        try:
+            return int(Path(ckpt).name.rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            return None
+    return None
