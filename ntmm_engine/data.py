@@ -326,6 +326,7 @@ def prepare_data(cfg: DataConfig, *, seed: int = 42, base_dir: str | Path = ".",
     """Load, clean, split and check the data; optionally measure token lengths."""
     import datasets
 
+    datasets.disable_progress_bars()  # the engine reports progress through events
     say = on_progress or (lambda _m: None)
     say("reading data")
     raw = load_table(cfg.train, base_dir, what="data.train")
@@ -459,7 +460,7 @@ def _stratified_split(ids: list[int], need: list[str], cfg: DataConfig, seed: in
     n_parts = 1 + len(need)
     small = [names[i] for i, c in enumerate(counts) if c < n_parts]
     if small:
-        raise DataError(f"{source}: class(es) {small} have fewer than {n_parts} examples, too few to split "
+        raise DataError(f"{source}: class(es) {small[:10]}{' ...' if len(small) > 10 else ''} have fewer than {n_parts} examples, too few to split "
                         f"stratified into train/{'/'.join(need)}.",
                         hint="add examples, remove the class, or give validation/test files")
     idx = np.arange(len(ids))

@@ -1,0 +1,355 @@
+"""The only bridge between the GUI and the engine: jobs and short tasks on QThreads.
+
+A job (teacher, distill, optimize, benchmark) runs in a :class:`JobThread`:
+its ``on_event`` callback emits a Qt signal from the worker thread, which Qt
+queues to the UI thread because the receiving :class:`JobRunner` lives there.
+Cancel sets the engine's :class:`~ntmm_engine.events.CancelToken`; the job
+stops at its next step. :class:`JobRunner` runs one job at a time per window
+(so two jobs never write the same run folder) and can chain several
+("Run all remaining steps").
+
+Short read-only work (data preview, data report, loading a model, predicting)
+goes through :class:`TaskManager`: one QThread per task, and a newer task with
+the same key makes the older one's result obsolete (it is dropped).
+
+Engine modules are imported inside the threads, never at import time, so the
+window opens without loading torch or transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
+
+# job name -> "module:function" of the engine job
+JOBS: dict[str, str] = {
+    "teacher": "ntmm_engine.teacher:run_teacher",
+    "distill": "ntmm_engine.distill:run_distill",
+    "optimize": "ntmm_engine.optimize:run_optimize",
+    "benchmark": "ntmm_engine.benchmark:run_benchmark",
+}
+PIPELINE = ("teacher", "distill", "optimize", "benchmark")
+
+# Every thread started here, until it has finished (tests check none is left running).
+_THREADS: set[QThread] = set()
+
+
+def live_threads() -> list[QThread]:
+    """Threads started by this module that are still running."""
+    return [t for t in list(_THREADS) if t.isRunning()]
+
+
+def wait_all(timeout_ms: int = 30000) -> bool:
+    """Wait (processing events) until every worker thread has finished."""
+    timer = QElapsedTimer()
+    timer.start()
+    while live_threads():
+        if timer.elapsed() > timeout_ms:
+            return False
+        for t in live_threads():
+            t.wait(20)
+        QCoreApplication.processEvents()
+    return True
+
+
+def engine_module_available(module: str) -> bool:
+    """True if an engine module exists, without importing it (and its heavy imports)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def job_available(name: str) -> bool:
+    return name in JOBS and engine_module_available(JOBS[name].split(":")[0])
+
+
+def resolve(target: str | Callable) -> Callable:
+    """``"pkg.module:function"`` -> the function (imported now, i.e. in the worker thread)."""
+    if callable(target):
+        return target
+    module, _, func = target.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """(message, details): a user error shows its text only; a bug adds the traceback."""
+    from ntmm_engine.errors import NTMMError
+
+    if isinstance(exc, NTMMError):
+        return str(exc), ""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return f"Unexpected error ({type(exc).__name__}): {exc}", tb
+
+
+@dataclass
+class JobSpec:
+    """One job to run: its name, its function (or "module:function") and arguments."""
+
+    name: str
+    target: str | Callable
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class JobThread(QThread):
+    """Runs one job function; ``on_event`` and the outcome become signals."""
+
+    event = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal(object)
+
+    def __init__(self, spec: JobSpec, cancel) -> None:
+        super().__init__()
+        self.spec = spec
+        self.cancel_token = cancel
+
+    def run(self) -> None:  # worker thread
+        from ntmm_engine.errors import Cancelled
+
+        try:
+            fn = resolve(self.spec.target)
+            result = fn(*self.spec.args, on_event=self.event.emit, cancel=self.cancel_token, **self.spec.kwargs)
+        except Cancelled:
+            self.cancelled.emit(None)
+            return
+        except Exception as exc:  # shown in the error dialog; the thread must never die silently
+            self.failed.emit(*describe_exception(exc))
+            return
+        if getattr(result, "status", "completed") == "cancelled" or self.cancel_token.cancelled:
+            self.cancelled.emit(result)
+        else:
+            self.succeeded.emit(result)
+
+
+class JobRunner(QObject):
+    """Runs engine jobs one at a time, optionally as a queue; signals arrive in the UI thread."""
+
+    started = Signal(str)                 # job name
+    event = Signal(object)                # any engine event of the running job
+    finished = Signal(str, object)        # job name, result (completed)
+    failed = Signal(str, str, str)        # job name, message, details
+    cancelled = Signal(str, object)       # job name, result or None
+    busy_changed = Signal(bool)
+    queue_done = Signal(bool)             # True if every queued job completed
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: JobThread | None = None
+        self._queue: list[JobSpec] = []
+        self._queued_run = False
+        self._name = ""
+
+    # ------------------------------------------------------------ state
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def current(self) -> str:
+        """Name of the running job ("" when idle)."""
+        return self._name if self.busy else ""
+
+    @property
+    def pending(self) -> list[str]:
+        return [s.name for s in self._queue]
+
+    # ------------------------------------------------------------ control
+    def start(self, name: str, target: str | Callable | None = None, *args: Any, **kwargs: Any) -> bool:
+        """Start one job; returns False (and does nothing) if a job is already running."""
+        if self.busy:
+            return False
+        self._queue = []
+        self._queued_run = False
+        self._launch(JobSpec(name, target or JOBS[name], args, kwargs))
+        return True
+
+    def run_queue(self, specs: list[JobSpec]) -> bool:
+        """Run jobs one after another; a failure or cancel drops the rest."""
+        if self.busy or not specs:
+            return False
+        self._queue = list(specs[1:])
+        self._queued_run = True
+        self._launch(specs[0])
+        return True
+
+    def cancel(self) -> None:
+        """Ask the running job to stop at its next step, and drop queued jobs."""
+        self._queue = []
+        if self._thread is not None:
+            self._thread.cancel_token.cancel()
+
+    def wait(self, timeout_ms: int = 60000) -> bool:
+        """Block (processing events) until the runner is idle; False on timeout."""
+        timer = QElapsedTimer()
+        timer.start()
+        while self.busy or self._queue:
+            if timer.elapsed() > timeout_ms:
+                return False
+            if self._thread is not None:
+                self._thread.wait(20)
+            QCoreApplication.processEvents()
+        return True
+
+    # ------------------------------------------------------------ internals
+    def _launch(self, spec: JobSpec, chained: bool = False) -> None:
+        from ntmm_engine.events import CancelToken  # light module
+
+        thread = JobThread(spec, CancelToken())
+        thread.event.connect(self._on_event)
+        thread.succeeded.connect(self._on_succeeded)
+        thread.failed.connect(self._on_failed)
+        thread.cancelled.connect(self._on_cancelled)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread = thread
+        self._name = spec.name
+        _THREADS.add(thread)
+        thread.start()
+        if not chained:
+            self.busy_changed.emit(True)
+        self.started.emit(spec.name)
+
+    @Slot(object)
+    def _on_event(self, ev: Any) -> None:
+        self.event.emit(ev)
+
+    @Slot(object)
+    def _on_succeeded(self, result: Any) -> None:
+        self._outcome = ("finished", result)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        self._outcome = ("failed", (message, details))
+
+    @Slot(object)
+    def _on_cancelled(self, result: Any) -> None:
+        self._outcome = ("cancelled", result)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        # Emitted after the outcome signal (same sender thread, queued in order).
+        thread, self._thread = self._thread, None
+        _THREADS.discard(thread)
+        name = self._name
+        kind, payload = getattr(self, "_outcome", ("failed", ("The job stopped without a result.", "")))
+        self._outcome = None
+        if kind != "finished":
+            self._queue = []
+        if kind == "finished":
+            self.finished.emit(name, payload)
+        elif kind == "failed":
+            self.failed.emit(name, *payload)
+        else:
+            self.cancelled.emit(name, payload)
+        if self._queue:
+            self._launch(self._queue.pop(0), chained=True)
+            return
+        self.busy_changed.emit(False)
+        if self._queued_run:
+            self._queued_run = False
+            self.queue_done.emit(kind == "finished")
+
+
+class TaskThread(QThread):
+    """Runs one short function off the UI thread."""
+
+    done = Signal(object)
+    error = Signal(str, str)
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict) -> None:
+        super().__init__()
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def run(self) -> None:  # worker thread
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except Exception as exc:
+            self.error.emit(*describe_exception(exc))
+            return
+        except BaseException as exc:  # Cancelled: a task that was abandoned
+            self.error.emit(f"stopped: {type(exc).__name__}", "")
+            return
+        self.done.emit(result)
+
+
+class Task(QObject):
+    """A submitted task; ``on_done(result)`` / ``on_error(message, details)`` run in the UI thread."""
+
+    def __init__(self, manager: "TaskManager", key: str, fn: Callable, args: tuple, kwargs: dict,
+                 on_done: Callable | None, on_error: Callable | None) -> None:
+        super().__init__(manager)
+        self.manager, self.key = manager, key
+        self.on_done, self.on_error = on_done, on_error
+        self.obsolete = False
+        self.thread = TaskThread(fn, args, kwargs)
+        self.thread.done.connect(self._done)
+        self.thread.error.connect(self._error)
+        self.thread.finished.connect(self._finished)
+
+    @Slot(object)
+    def _done(self, result: Any) -> None:
+        if not self.obsolete and self.on_done is not None:
+            self.on_done(result)
+
+    @Slot(str, str)
+    def _error(self, message: str, details: str) -> None:
+        if not self.obsolete and self.on_error is not None:
+            self.on_error(message, details)
+
+    @Slot()
+    def _finished(self) -> None:
+        _THREADS.discard(self.thread)
+        self.manager._forget(self)
+
+
+class TaskManager(QObject):
+    """Starts short tasks on their own threads; one live result per key."""
+
+    busy_changed = Signal(str, bool)  # key, busy
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tasks: list[Task] = []
+        self._closed = False
+
+    def submit(self, key: str, fn: Callable, *args: Any, on_done: Callable | None = None,
+               on_error: Callable | None = None, **kwargs: Any) -> Task | None:
+        if self._closed:
+            return None
+        for t in self._tasks:
+            if t.key == key:
+                t.obsolete = True
+        task = Task(self, key, fn, args, kwargs, on_done, on_error)
+        self._tasks.append(task)
+        _THREADS.add(task.thread)
+        task.thread.start()
+        self.busy_changed.emit(key, True)
+        return task
+
+    def busy(self, key: str | None = None) -> bool:
+        return any(not t.obsolete and (key is None or t.key == key) for t in self._tasks)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Drop every pending result and wait for the threads (window closing)."""
+        self._closed = True
+        for t in self._tasks:
+            t.obsolete = True
+        timer = QElapsedTimer()
+        timer.start()
+        for t in list(self._tasks):
+            t.thread.wait(max(1, timeout_ms - timer.elapsed()))
+        QCoreApplication.processEvents()
+        return not any(t.thread.isRunning() for t in self._tasks)
+
+    def _forget(self, task: Task) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        if not self._closed and not any(t.key == task.key and not t.obsolete for t in self._tasks):
+            self.busy_changed.emit(task.key, False)
+        task.deleteLater()

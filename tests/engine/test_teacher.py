@@ -1,0 +1,131 @@
+"""Teacher fine-tuning on a tiny model: recipe wiring, events, schedule, cancel and resume."""
+
+import json
+import math
+
+import pytest
+
+from ntmm_engine.config import ProjectConfig
+from ntmm_engine.events import CancelToken, Evaluation, JobStarted, TrainLog
+from ntmm_engine.runfolder import RunFolder, read_history
+from ntmm_engine.teacher import run_teacher
+from ntmm_engine.training import training_arguments
+
+
+def test_trainer_receives_every_recipe_option(tmp_path):
+    t = ProjectConfig().teacher
+    t.learning_rate, t.weight_decay, t.adam_beta1, t.adam_beta2, t.adam_epsilon = 3e-4, 0.02, 0.8, 0.99, 1e-7
+    t.warmup_ratio, t.lr_scheduler, t.label_smoothing, t.max_grad_norm = 0.2, "linear", 0.05, 0.5
+    t.batch_size, t.gradient_accumulation_steps, t.epochs, t.eval_batch_size = 4, 3, 2, 7
+    t.early_stopping_metric = "macro_f1"
+    a = training_arguments(t, tmp_path, seed=7, device="cpu", precision="fp32")
+    assert (a.learning_rate, a.weight_decay, a.adam_beta1, a.adam_beta2, a.adam_epsilon) == (3e-4, 0.02, 0.8, 0.99, 1e-7)
+    assert (a.warmup_ratio, a.lr_scheduler_type.value, a.label_smoothing_factor, a.max_grad_norm) == (0.2, "linear", 0.05, 0.5)
+    assert (a.per_device_train_batch_size, a.gradient_accumulation_steps, a.num_train_epochs, a.per_device_eval_batch_size) == (4, 3, 2, 7)
+    assert a.optim.value == "adamw_torch" and a.seed == 7 and a.use_cpu
+    assert a.load_best_model_at_end and a.metric_for_best_model == "eval_macro_f1" and a.greater_is_better
+    assert not a.fp16 and not a.bf16 and a.group_by_length
+
+
+def test_precision_auto_is_fp32_on_cpu_and_fp16_refused():
+    from ntmm_engine.errors import ConfigError
+    from ntmm_engine.training import choose_precision
+
+    t = ProjectConfig().teacher
+    assert choose_precision(t, "cpu") == "fp32"
+    t.precision = "fp16"
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        choose_precision(t, "cpu")
+
+
+def test_tiny_teacher_run_events_schedule_and_artifacts(tiny_config):
+    cfg = tiny_config
+    cfg.teacher.epochs = 4
+    cfg.teacher.learning_rate = 2e-2
+    cfg.teacher.early_stopping_patience = 0
+    events = []
+    result = run_teacher(cfg, events.append)
+    assert result.status == "completed" and result.steps_done == result.total_steps == 24
+    logs = [e for e in events if isinstance(e, TrainLog)]
+    assert [e.step for e in logs] == list(range(1, 25))  # one per logging step
+    assert all(e.loss is not None and e.learning_rate is not None and e.grad_norm is not None for e in logs)
+    # warmup (10% of 24 steps = 3 steps) then cosine decay; a log at step k shows the
+    # learning rate that step k used, i.e. the schedule at k - 1.
+    peak = cfg.teacher.learning_rate
+    for e in logs[:3]:
+        assert e.learning_rate == pytest.approx(peak * (e.step - 1) / 3)
+    for e in logs[3:]:
+        progress = (e.step - 1 - 3) / (24 - 3)
+        assert e.learning_rate == pytest.approx(peak * 0.5 * (1 + math.cos(math.pi * progress)), rel=1e-3, abs=1e-9)
+    # loss drops on the easy task
+    losses = [e.loss for e in logs]
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 - 0.05
+    started = [e for e in events if isinstance(e, JobStarted)]
+    assert started and started[0].total_steps == 24 and started[0].device == "cpu"
+    evals = [e for e in events if isinstance(e, Evaluation) and e.split == "validation"]
+    assert len(evals) == 4 and {"loss", "accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(evals[0].metrics)
+    for split in ("validation", "test"):
+        assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "loss"} <= set(result.metrics[split])
+    # run folder: model with label map, history, manifest, result
+    run = cfg.run_path
+    model_cfg = json.loads((run / "teacher" / "model" / "config.json").read_text())
+    assert model_cfg["id2label"] == {"0": "cardio", "1": "gastro", "2": "neuro"}
+    assert (run / "teacher" / "model" / "model.safetensors").is_file()
+    hist = read_history(run / "teacher" / "history.jsonl")
+    assert sum(1 for h in hist if h["kind"] == "TrainLog") == 24
+    assert RunFolder(run).stage_status("teacher") == "completed"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stages"]["teacher"]["data_fingerprint"] and "packages" in manifest["environment"]
+    assert (run / "config.yaml").is_file()
+
+
+def test_cancel_within_one_step_then_resume_to_same_step_count(tiny_config):
+    cfg = tiny_config
+    cancel = CancelToken()
+    events = []
+
+    def on_event(ev):
+        events.append(ev)
+        if isinstance(ev, TrainLog) and ev.step == 2:
+            cancel.cancel()
+
+    first = run_teacher(cfg, on_event, cancel)
+    assert first.status == "cancelled"
+    assert first.steps_done <= 3 and first.checkpoint and first.checkpoint.endswith(f"checkpoint-{first.steps_done}")
+    assert RunFolder(cfg.run_path).stage_status("teacher") == "cancelled"
+    assert not (cfg.run_path / "teacher" / "model").exists()  # nothing that looks finished
+
+    resumed_events = []
+    second = run_teacher(cfg, resumed_events.append, resume=True)
+    assert second.status == "completed"
+    assert second.total_steps == first.total_steps == second.steps_done
+    steps = [e.step for e in resumed_events if isinstance(e, TrainLog)]
+    assert steps[0] == first.steps_done + 1 and steps[-1] == second.total_steps
+    assert [e for e in resumed_events if isinstance(e, JobStarted)][0].resumed_from == first.checkpoint
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_config):
+    from ntmm_engine.errors import NTMMError
+
+    with pytest.raises(NTMMError, match="Nothing to resume"):
+        run_teacher(tiny_config, resume=True)
+
+
+def test_cli_teacher_prints_final_metrics(tiny_config, tmp_path, capsys):
+    from ntmm_engine.cli import main
+
+    tiny_config.teacher.epochs = 1
+    path = tiny_config.save(tmp_path / "p.yaml")
+    assert main(["teacher", "--config", str(path), "--quiet", "--set", "teacher.logging_steps=2"]) == 0
+    out = capsys.readouterr().out
+    assert "test: accuracy" in out and "macro-F1" in out
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path, capsys):
+    from ntmm_engine.cli import main
+
+    p = tmp_path / "bad.yaml"
+    p.write_text("teacher: {learning_rate: -1}\n")
+    assert main(["teacher", "--config", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert "teacher.learning_rate" in err and "Traceback" not in err
