@@ -24,7 +24,8 @@ from torch.nn import functional as F
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``hidden`` [B, L, H] over the positions where ``attention_mask`` is 1."""
+    """Mean of ``hidden`` [B, L, H] over the positions where ``attention_mask`` is 1 (in float32)."""
+    hidden = hidden.float()  # bf16/fp16 sums over long sequences lose precision
     mask = attention_mask.to(hidden.dtype).unsqueeze(-1)
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
@@ -64,14 +65,16 @@ class DistillLoss(nn.Module):
 
     def forward(self, student_logits: torch.Tensor, student_pooled: torch.Tensor, teacher_logits: torch.Tensor,
                 teacher_pooled: torch.Tensor, labels: torch.Tensor) -> LossParts:
-        # The teacher is a fixed target: no gradient ever flows back into it.
-        teacher_logits = teacher_logits.detach().to(student_logits.dtype)
-        teacher_pooled = teacher_pooled.detach()
+        # The teacher is a fixed target: no gradient ever flows back into it. Losses are
+        # computed in float32 even under mixed precision (softmax/KL are sensitive).
+        teacher_logits = teacher_logits.detach().float()
+        teacher_pooled = teacher_pooled.detach().float()
+        student_logits = student_logits.float()
         T = self.temperature
         kl = F.kl_div(F.log_softmax(student_logits / T, dim=-1), F.log_softmax(teacher_logits / T, dim=-1),
                       reduction="batchmean", log_target=True)
         h_s = self.projection(student_pooled) if self.projection is not None else student_pooled
-        cos = (1.0 - F.cosine_similarity(h_s, teacher_pooled.to(h_s.dtype), dim=-1)).mean()
+        cos = (1.0 - F.cosine_similarity(h_s.float(), teacher_pooled, dim=-1)).mean()
         mse = F.mse_loss(student_logits, teacher_logits)
         ce = F.cross_entropy(student_logits, labels, label_smoothing=self.label_smoothing)
         soft = kl * T * T + self.cosine_weight * cos + self.mse_weight * mse

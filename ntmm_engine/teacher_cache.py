@@ -64,7 +64,9 @@ def compute_teacher_outputs(teacher, tokenizer, tokenized: dict[str, Any], *, sp
                             on_event: EventCallback, cancel: CancelToken | None, phase: str = CACHE_PHASE) -> TeacherOutputs:
     """Run the teacher over ``splits`` of the teacher-tokenized data (Progress events, cancellable)."""
     import torch
+    from transformers import DataCollatorWithPadding
 
+    collator = DataCollatorWithPadding(tokenizer)
     teacher.eval()
     teacher.to(device)
     total = sum(len(tokenized[s]) for s in splits)
@@ -75,20 +77,21 @@ def compute_teacher_outputs(teacher, tokenizer, tokenized: dict[str, Any], *, sp
         columns = [c for c in tokenizer.model_input_names if c in ds.column_names]
         ds = ds.select_columns(columns)
         # Sorting by length keeps padding (and time) low; rows are put back by index.
-        lengths = [len(x) for x in ds["input_ids"]]
+        lengths = [len(x) for b in ds.iter(batch_size=1024) for x in b["input_ids"]]  # without loading it all
         order = sorted(range(len(ds)), key=lengths.__getitem__)
         logits = pooled = None
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            batch = tokenizer.pad(ds[idx], return_tensors="pt")
+            rows = ds[idx]
+            batch = collator([{k: rows[k][j] for k in columns} for j in range(len(idx))])
             z, h = teacher_forward(teacher, {k: v.to(device) for k, v in batch.items()})
             if logits is None:
                 logits = torch.empty(len(ds), z.shape[-1], dtype=torch.float32)
                 pooled = torch.empty(len(ds), h.shape[-1], dtype=torch.float32) if split == pooled_split else None
-            rows = torch.tensor(idx)
-            logits[rows] = z.float().cpu()
+            where = torch.tensor(idx)
+            logits[where] = z.float().cpu()
             if pooled is not None:
-                pooled[rows] = h.float().cpu()
+                pooled[where] = h.float().cpu()
             progress.advance(len(idx))
         result.logits[split] = logits
         if split == pooled_split:
