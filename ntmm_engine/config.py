@@ -48,6 +48,9 @@ class DataConfig:
     max_length: int = opt(256, "Longest token sequence; longer texts are truncated.", min=8, max=8192)
     group_by_length: bool = opt(True, "Batch texts of similar length together (less padding, faster).")
     drop_cross_split_duplicates: bool = opt(True, "Drop validation/test rows whose text also appears in training.")
+    augment_copies: int = opt(0, "Augmented copies added per training example (medical synonyms, filler phrases, nearby word swaps; negations and measurements are never changed). 0 = off. Validation and test are never augmented.", min=0, max=20)
+    augment_p: float = opt(0.15, "Probability that each eligible word is changed by an augmentation operation.", min=0.0, max=1.0, min_exclusive=True, advanced=True)
+    augment_ops: list[str] = opt(["synonym", "insert", "swap"], "Augmentation operations: synonym (medical synonym table), insert (clinical filler phrases), swap (nearby words).", advanced=True)
 
 
 @dataclass
@@ -120,6 +123,10 @@ class BenchmarkConfig:
     threads: int = opt(0, "Intra-op threads; 0 = all cores.", min=0, max=1024)
     sweep: bool = opt(False, "Also sweep threads x batch size x sequence length for one variant.")
     sweep_variant: str = opt("student_onnx_int8", "Variant swept when sweep is on.")
+    sweep_threads: list[int] = opt([1, 2, 0], "Thread counts of the sweep (0 = all cores).", advanced=True)
+    sweep_batch_sizes: list[int] = opt([1, 8, 32], "Batch sizes of the sweep.", advanced=True)
+    sweep_seq_lengths: list[int] = opt([64, 128, 256], "Sequence lengths of the sweep (texts padded/truncated to exactly this many tokens).", advanced=True)
+    isolate: bool = opt(True, "Measure each variant in a fresh process: true peak memory and no interference between variants (a few seconds slower).", advanced=True)
 
 
 @dataclass
@@ -182,6 +189,12 @@ class ProjectConfig:
                               hint="name a local folder or hub model, or choose student: shrink")
         if self.distill.fresh_hidden_size % self.distill.fresh_heads:
             raise ConfigError("distill.fresh_heads", f"{self.distill.fresh_heads} does not divide fresh_hidden_size {self.distill.fresh_hidden_size}")
+        bad_ops = [v for v in self.data.augment_ops if v not in AUGMENT_OPS]
+        if bad_ops:
+            raise ConfigError("data.augment_ops", f"unknown operation(s) {bad_ops}; allowed: {list(AUGMENT_OPS)}")
+        if self.data.augment_copies > 0 and not self.data.augment_ops:
+            raise ConfigError("data.augment_ops", "is empty, but data.augment_copies is above 0",
+                              hint="list at least one of synonym, insert, swap, or set augment_copies: 0")
         bad = [v for v in self.optimize.variants if v not in OPTIMIZE_VARIANTS]
         if bad:
             raise ConfigError("optimize.variants", f"unknown variant(s) {bad}; allowed: {list(OPTIMIZE_VARIANTS)}")
@@ -215,6 +228,7 @@ class ProjectConfig:
 
 
 OPTIMIZE_VARIANTS = ("torch_int8", "onnx", "onnx_int8")
+AUGMENT_OPS = ("synonym", "insert", "swap")
 SECTIONS = ("data", "teacher", "distill", "optimize", "benchmark")
 
 

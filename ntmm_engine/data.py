@@ -42,6 +42,7 @@ class DataReport:
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
+    augmentation: dict[str, Any] = field(default_factory=dict)  # set by augment.augment_split
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -62,6 +63,11 @@ class DataReport:
             for reason, n in reasons.items():
                 if n:
                     lines.append(f"Dropped from {split}: {n} row(s) ({reason})")
+        if self.augmentation:
+            a = self.augmentation
+            lines.append(f"Augmentation: {a.get('added_rows', 0)} augmented training row(s) added "
+                         f"({a.get('copies')} cop{'y' if a.get('copies') == 1 else 'ies'} per example, p={a.get('p')}, "
+                         f"ops {', '.join(a.get('ops', []))})")
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 

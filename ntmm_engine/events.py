@@ -98,9 +98,22 @@ class JobFailed(Event):
     details: str = ""
 
 
+@dataclass
+class BenchmarkRow(Event):
+    """One measured benchmark variant (keys as in benchmark.json's rows).
+
+    Rows are keyed by ``row["variant"]``: a later row for the same variant
+    replaces an earlier one (``final`` rows add the speed-up and compression
+    ratios, which need the teacher and the fp32 student measured).
+    """
+
+    row: dict[str, Any] = field(default_factory=dict)
+    final: bool = False
+
+
 EVENT_TYPES = {
     cls.__name__: cls
-    for cls in (JobStarted, Progress, TrainLog, Evaluation, CheckpointSaved, LogMessage, JobFinished, JobFailed)
+    for cls in (JobStarted, Progress, TrainLog, Evaluation, CheckpointSaved, LogMessage, JobFinished, JobFailed, BenchmarkRow)
 }
 
 EventCallback = Callable[[Event], None]

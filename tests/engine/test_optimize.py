@@ -1,0 +1,169 @@
+"""Optimize job on a fake run folder of tiny models: variants, parity maths, atomicity, cancel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_rows, write_csv
+from ntmm_engine.config import ProjectConfig
+from ntmm_engine.errors import NTMMError
+from ntmm_engine.events import CancelToken, Evaluation, JobFinished, Progress
+from ntmm_engine.optimize import parity_report, run_optimize
+from ntmm_engine.predict import load_predictor
+from ntmm_engine.runfolder import RunFolder, read_json
+
+
+def make_project(root: Path, factory, *, student: bool = True) -> ProjectConfig:
+    """A project whose run folder holds a tiny teacher and student, as the earlier stages would leave it."""
+    from ntmm_engine.data import prepare_data
+
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = ProjectConfig(name="tiny", run_dir=str(root / "runs"))
+    cfg.base_dir = str(root)
+    cfg.data.train = str(write_csv(root / "easy.csv", make_rows(20)))
+    cfg.data.max_length = 32
+    names = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir).label_names
+    for rel, role, layers in (("teacher/model", "teacher", 2), ("distill/student", "student", 1))[:2 if student else 1]:
+        dst = cfg.run_path / rel
+        shutil.copytree(factory(layers=layers, seed=layers), dst)
+        (dst / "ntmm.json").write_text(json.dumps({"role": role, "max_length": 32, "label_names": names}))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def optimized(tmp_path_factory, tiny_bert_factory):
+    cfg = make_project(tmp_path_factory.mktemp("opt"), tiny_bert_factory)
+    events = []
+    result = run_optimize(cfg, events.append)
+    return cfg, result, events
+
+
+def test_parity_maths_against_hand_computed_values():
+    ref = np.array([[2, 0, 0], [0, 1, 0], [0, 0, 3], [1, 0, 0]], dtype=float)
+    var = np.array([[1.5, 0, 0], [0, 1, 2], [0, 0, 3], [1, 0, 0]], dtype=float)
+    labels, names = [0, 1, 2, 1], ["a", "b", "c"]
+    texts = ["t0", "t1  with   spaces", "t2", "t3"]
+    r = parity_report(ref, var, labels, texts, names, threshold=0.99)
+    assert r["agreement"] == 0.75 and r["flagged"]
+    assert r["per_class_agreement"] == {"a": 1.0, "b": 0.0, "c": 1.0}
+    assert r["max_abs_logit_diff"] == 2.0 and r["mean_abs_logit_diff"] == pytest.approx(2.5 / 12)
+    assert r["accuracy"] == 0.5  # variant predicts [0, 2, 2, 0] for labels [0, 1, 2, 1]
+    assert r["changed_count"] == 1
+    assert r["changed"] == [{"index": 1, "text": "t1 with spaces", "fp32_label": "b", "variant_label": "c", "true_label": "b"}]
+    same = parity_report(ref, ref.copy(), labels, texts, names, threshold=0.99)
+    assert same["agreement"] == 1.0 and same["max_abs_logit_diff"] == 0.0 and same["mean_abs_logit_diff"] == 0.0
+    assert not same["flagged"] and same["changed"] == [] and set(same["per_class_agreement"].values()) == {1.0}
+
+
+def test_every_variant_is_built_checked_and_loadable(optimized):
+    cfg, result, events = optimized
+    opt = cfg.run_path / "optimize"
+    assert result.status == "completed" and set(result.variants) == {"torch_int8", "onnx", "onnx_int8"}
+    assert result.test_examples == 6 and result.reference["macro_f1"] is not None
+    for name, kind in (("torch_int8", "torch_int8"), ("onnx", "onnx"), ("onnx_int8", "onnx")):
+        v = result.variants[name]
+        assert v["status"] == "ok", v
+        folder = Path(v["path"])
+        assert folder == opt / f"student_{name}"
+        info = json.loads((folder / "ntmm.json").read_text())
+        assert info["variant"] == name and info["max_length"] == 32 and info["label_names"] == ["cardio", "gastro", "neuro"]
+        assert json.loads((folder / "config.json").read_text())["id2label"] == {"0": "cardio", "1": "gastro", "2": "neuro"}
+        assert (folder / "tokenizer.json").is_file()
+        p = load_predictor(folder)  # each variant loads on its own
+        assert p.kind == kind and p.label_names == info["label_names"]
+        for key in ("accuracy", "macro_f1", "agreement", "per_class_agreement", "max_abs_logit_diff",
+                    "mean_abs_logit_diff", "changed", "changed_count", "flagged", "size_bytes", "build_seconds"):
+            assert key in v, key
+    onnx, q = result.variants["onnx"], result.variants["onnx_int8"]
+    assert onnx["agreement"] == 1.0 and onnx["max_abs_logit_diff"] < 1e-4
+    assert result.variants["torch_int8"]["max_abs_logit_diff"] < 0.05 and q["max_abs_logit_diff"] < 0.05
+    # INT8 of MatMul *and* Gather: the embedding-heavy tiny student shrinks about 4x
+    assert onnx["size_bytes"] == (opt / "student_onnx" / "model.onnx").stat().st_size
+    assert q["size_bytes"] < 0.35 * onnx["size_bytes"]
+    assert q["quantization"]["op_types"] == ["MatMul", "Gather"]
+    assert "in memory" in result.variants["torch_int8"]["size_note"]
+    assert not list(opt.glob("student_torch_int8/*.bin")) and not list(opt.glob("student_torch_int8/*.pt"))
+    assert not [p.name for p in opt.iterdir() if p.name.startswith(".")]  # no staging leftovers
+    parity = read_json(opt / "parity.json")
+    assert parity["complete"] and set(parity["variants"]) == set(result.variants)
+    assert read_json(opt / "result.json")["status"] == "completed"
+    assert RunFolder(cfg.run_path).stage_status("optimize") == "completed"
+    phases = {e.phase for e in events if isinstance(e, Progress)}
+    assert {"exporting onnx", "quantizing torch_int8", "quantizing onnx_int8", "parity onnx_int8"} <= phases
+    assert {e.split for e in events if isinstance(e, Evaluation)} == {"parity_fp32", "parity_torch_int8", "parity_onnx", "parity_onnx_int8"}
+    assert "onnx_int8" in result.summary_text() and isinstance(events[-1], JobFinished)
+
+
+def test_onnx_graphs_have_dynamic_axes_and_int8_embeddings(optimized):
+    import onnx
+    import onnxruntime as ort
+
+    cfg, _, _ = optimized
+    opt = cfg.run_path / "optimize"
+    sess = ort.InferenceSession(str(opt / "student_onnx" / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert all(isinstance(d, str) for i in sess.get_inputs() for d in i.shape)  # batch and sequence are symbolic
+    m = onnx.load(str(opt / "student_onnx_int8" / "model.onnx"))
+    ops = {n.op_type for n in m.graph.node}
+    assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
+    vocab = load_predictor(opt / "student_onnx").tokenizer.vocab_size
+    eight_bit = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)  # ORT stores Gather tables as uint8
+    int8_embeddings = [i for i in m.graph.initializer if i.data_type in eight_bit and i.dims and i.dims[0] == vocab]
+    assert int8_embeddings, "the word-embedding matrix (Gather) was not quantized"
+
+
+def test_per_channel_quantization_and_cpu_profile(optimized, tmp_path):
+    from ntmm_engine.onnx_export import cpu_quant_profile, quantize_onnx
+
+    cfg, result, _ = optimized
+    profile = cpu_quant_profile()
+    assert profile["profile"] in ("avx512_vnni", "avx512", "avx2", "arm64") and isinstance(profile["reduce_range"], bool)
+    assert result.variants["onnx_int8"]["quantization"]["reduce_range"] == profile["reduce_range"]
+    src = cfg.run_path / "optimize" / "student_onnx" / "model.onnx"
+    settings = quantize_onnx(src, tmp_path / "pc.onnx", per_channel=True)
+    assert settings["per_channel"] and (tmp_path / "pc.onnx").stat().st_size < 0.35 * src.stat().st_size
+
+
+def test_missing_student_is_a_clear_error(tmp_path, tiny_bert_factory):
+    cfg = make_project(tmp_path, tiny_bert_factory, student=False)
+    with pytest.raises(NTMMError, match="distil a student first"):
+        run_optimize(cfg)
+
+
+def test_cancel_between_variants(tmp_path, tiny_bert_factory):
+    cfg = make_project(tmp_path, tiny_bert_factory)
+    cfg.optimize.variants = ["torch_int8", "onnx"]
+    cancel = CancelToken()
+
+    def on_event(e):
+        if isinstance(e, Evaluation) and e.split == "parity_torch_int8":
+            cancel.cancel()
+
+    result = run_optimize(cfg, on_event, cancel)
+    opt = cfg.run_path / "optimize"
+    assert result.status == "cancelled" and list(result.variants) == ["torch_int8"]
+    assert (opt / "student_torch_int8" / "ntmm.json").is_file()
+    assert not (opt / "student_onnx").exists() and not list(opt.glob(".student_onnx*"))
+    assert not (opt / "result.json").exists()
+    assert RunFolder(cfg.run_path).stage_status("optimize") == "cancelled"
+
+
+def test_torch_int8_unavailable_is_reported_not_fatal(tmp_path, tiny_bert_factory, monkeypatch):
+    import torch.ao.quantization as tq
+
+    from ntmm_engine import quantize
+
+    monkeypatch.delattr(tq, "quantize_dynamic")
+    ok, reason = quantize.torch_int8_status()
+    assert not ok and "not available in this torch" in reason
+    cfg = make_project(tmp_path, tiny_bert_factory)
+    cfg.optimize.variants = ["torch_int8"]
+    result = run_optimize(cfg)
+    v = result.variants["torch_int8"]
+    assert result.status == "completed" and v["status"] == "unavailable" and "not available in this torch" in v["message"]
+    assert not (cfg.run_path / "optimize" / "student_torch_int8").exists()
+    assert "not available" in result.summary_text()
