@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -189,6 +190,31 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
+def cmd_pipeline(args) -> int:
+    from .pipeline import Pipeline
+    cfg = _load(args)
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    pipe = Pipeline(cfg, ConsoleView(args.quiet), cancel)
+    if args.dry_run:
+        for stage, action in pipe.plan(args.force).items():
+            print(f"{stage:>10}: {action}")
+        return 0
+    result = pipe.run(force=args.force)
+    print(result.summary_text())
+    return 130 if result.status == "cancelled" else 0
+
+
+def cmd_lr_find(args) -> int:
+    from .lr_finder import find_lr
+    cfg = _load(args)
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    result = find_lr(cfg, ConsoleView(args.quiet), cancel, start_lr=args.start_lr, end_lr=args.end_lr, num_steps=args.steps)
+    print(result.summary_text())
+    return 0
+
+
 def cmd_predict(args) -> int:
     from .predict import predict_cli
     return predict_cli(args)
@@ -201,6 +227,8 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
     "distill": (cmd_distill, "distil the teacher into a small student"),
     "optimize": (cmd_optimize, "build INT8 and ONNX variants of the student and check parity"),
     "benchmark": (cmd_benchmark, "measure every variant side by side"),
+    "pipeline": (cmd_pipeline, "run teacher -> distill -> optimize -> benchmark, skipping what is up to date"),
+    "lr-find": (cmd_lr_find, "learning-rate range test on the teacher: suggests teacher.learning_rate"),
     "predict": (cmd_predict, "predict labels for texts with any NTMM model"),
 }
 
@@ -233,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
         if name == "distill":
             sp.add_argument("--teacher", help="teacher model folder (default: the project's teacher)")
+        if name == "pipeline":
+            sp.add_argument("--force", metavar="STAGE", help="redo this stage (teacher, distill, optimize, benchmark) and all after it")
+            sp.add_argument("--dry-run", action="store_true", help="only show what would run, resume or be skipped")
+        if name == "lr-find":
+            sp.add_argument("--start-lr", type=float, default=1e-7, help="first learning rate (default 1e-7)")
+            sp.add_argument("--end-lr", type=float, default=1.0, help="last learning rate (default 1)")
+            sp.add_argument("--steps", type=int, default=100, help="optimizer steps at most (default 100)")
         if name == "data":
             sp.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
@@ -241,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .training import is_main_process
+    if not is_main_process():  # under torchrun/accelerate only rank 0 reports results
+        sys.stdout = open(os.devnull, "w")
     try:
         return int(args.func(args) or 0)
     except NTMMError as exc:

@@ -10,7 +10,7 @@ from .config import ProjectConfig
 from .errors import NTMMError
 from .events import CancelToken, EventCallback, Progress
 from .training import (JobContext, TrainResult, choose_device, choose_precision, early_stopping_callbacks,
-                       finish_stage, job_frame, last_checkpoint, metrics_fn, quiet_trainer, save_model_atomically,
+                       finish_stage, is_main_process, job_frame, last_checkpoint, metrics_fn, quiet_trainer, save_model_atomically,
                        split_metrics, stop_reason, training_arguments)
 
 STAGE = "teacher"
@@ -46,7 +46,7 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
     resume_from = last_checkpoint(ckpt_dir) if resume else None
     if resume and resume_from is None:
         raise NTMMError(f"Nothing to resume: no checkpoint in {ckpt_dir}.", hint="start the teacher without resume")
-    if not resume and ckpt_dir.exists():
+    if not resume and ckpt_dir.exists() and is_main_process():
         shutil.rmtree(ckpt_dir)  # a fresh start must not resume stale checkpoints
     ctx.open_history(fresh=not resume)
     device = choose_device(t)
@@ -58,6 +58,9 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
     ctx.emit(Progress(ctx.job, phase="preparing data", done=1, total=3))
     prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=tokenizer,
                             on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
+    if cfg.data.augment_copies > 0:  # adds augmented copies to the train split only
+        from .augment import augment_split
+        prepared = augment_split(prepared, cfg.data, cfg.seed)
     ctx.log(prepared.report.to_text())
     ctx.cancel.raise_if_cancelled()
     tokenized = tokenize(prepared, tokenizer, cfg.data.max_length)
@@ -68,7 +71,8 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
     ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
 
     args = training_arguments(t, ckpt_dir, seed=cfg.seed, device=device, precision=precision,
-                              group_by_length=cfg.data.group_by_length)
+                              group_by_length=cfg.data.group_by_length,
+                              ddp_find_unused_parameters=False)  # every teacher weight is used
     collator = DataCollatorWithPadding(tokenizer, padding=padding,
                                        max_length=cfg.data.max_length if padding == "max_length" else None)
     events = TrainerEvents(ctx.job, ctx.emit, ctx.cancel, device=device, precision=precision,
@@ -101,15 +105,34 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
         from .events import Evaluation
         ctx.emit(Evaluation(ctx.job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
     out_dir = teacher_model_dir(cfg)
-    save_model_atomically(trainer.model, tokenizer, out_dir,
-                          extra_files={"ntmm.json": {"role": "teacher", "base_model": t.base_model, "max_length": cfg.data.max_length,
-                                                     "label_names": prepared.label_names,
-                                                     "data_fingerprint": prepared.report.fingerprint}})
+    if is_main_process():
+        save_model_atomically(trainer.model, tokenizer, out_dir,
+                              extra_files={"ntmm.json": {"role": "teacher", "base_model": t.base_model,
+                                                         "max_length": cfg.data.max_length,
+                                                         "label_names": prepared.label_names,
+                                                         "data_fingerprint": prepared.report.fingerprint}},
+                              card=_model_card(ctx, result, prepared, out_dir))
     result.model_dir = str(out_dir)
     result.extra["data_report"] = prepared.report.to_dict()
     result.wall_seconds = time.monotonic() - ctx.t0
     finish_stage(ctx, result, data_fingerprint=prepared.report.fingerprint, model_dir=str(out_dir))
     return result
+
+
+def _model_card(ctx: JobContext, result: TrainResult, prepared, out_dir: Path) -> str | None:
+    """The teacher's README.md; a bug here must not cost the trained model, so it only logs."""
+    from .model_card import render_model_card
+
+    t = ctx.config.teacher
+    try:
+        return render_model_card(role="teacher", config=ctx.config, metrics=result.metrics, base_model=t.base_model,
+                                 construction=f"fine-tuned from {t.base_model} with a new {len(prepared.label_names)}-class "
+                                              f"classification head for {result.steps_done} optimizer steps ({result.stop_reason}); "
+                                              f"the checkpoint with the best validation {t.early_stopping_metric} was kept",
+                                 data_report=prepared.report.to_dict(), parameters=result.parameters, folder=out_dir)
+    except Exception as exc:  # noqa: BLE001
+        ctx.log(f"Could not write the model card: {type(exc).__name__}: {exc}", level="warning")
+        return None
 
 
 def _best_step(state) -> int | None:

@@ -140,8 +140,15 @@ def stop_reason(state, cancelled: bool, recipe: RecipeConfig) -> str:
 
 
 def split_metrics(trainer, dataset, label_names: list[str]) -> tuple[dict[str, Any], np.ndarray]:
-    """Predict a split with the trainer's current (best) model: metrics + logits."""
-    out = trainer.predict(dataset)
+    """Predict a split with the trainer's current (best) model: metrics + logits (rows in dataset order)."""
+    # group_by_length also batches evaluation with a *shuffled* LengthGroupedSampler;
+    # predict in dataset order so the logits line up with the split's rows.
+    grouped = trainer.args.group_by_length
+    trainer.args.group_by_length = False
+    try:
+        out = trainer.predict(dataset)
+    finally:
+        trainer.args.group_by_length = grouped
     logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
     m = classification_metrics(out.label_ids, np.argmax(logits, axis=-1), label_names)
     m["loss"] = float(out.metrics.get("test_loss", float("nan")))
@@ -157,15 +164,21 @@ def last_checkpoint(folder: str | Path) -> str | None:
     return get_last_checkpoint(str(folder))
 
 
-def save_model_atomically(model, tokenizer, folder: str | Path, extra_files: dict[str, Any] | None = None) -> Path:
-    """save_pretrained (safetensors) + tokenizer into a staging folder, then rename."""
-    from .runfolder import staging_dir
+def save_model_atomically(model, tokenizer, folder: str | Path, extra_files: dict[str, Any] | None = None,
+                          card: str | None = None) -> Path:
+    """save_pretrained (safetensors) + tokenizer into a staging folder, then rename.
+
+    ``card`` is the text of a model card (see :mod:`ntmm_engine.model_card`), saved as README.md.
+    """
+    from .runfolder import atomic_write_text, staging_dir
 
     with staging_dir(folder) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         for name, data in (extra_files or {}).items():
             atomic_write_json(tmp / name, data)
+        if card is not None:
+            atomic_write_text(tmp / "README.md", card)
     return Path(folder)
 
 
@@ -245,7 +258,9 @@ def job_frame(ctx: JobContext) -> Iterator[JobContext]:
     ctx.run.ensure_writable()
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     if is_main_process():
-        ctx.run.update_stage(ctx.stage, status="running", started=started, finished=None)
+        from .pipeline import STAGES, stage_fingerprints
+        fp = stage_fingerprints(ctx.config).get(ctx.stage) if ctx.stage in STAGES else None
+        ctx.run.update_stage(ctx.stage, status="running", started=started, finished=None, fingerprint=fp)
         ctx.run.set_top(project=ctx.config.name, environment=environment_info(), seed=ctx.config.seed)
         ctx.config.save(ctx.run.root / "config.yaml")
     try:
