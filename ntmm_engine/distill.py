@@ -241,6 +241,9 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     ctx.emit(Progress(ctx.job, phase="preparing data", done=1, total=3))
     prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=t_tokenizer,
                             on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
+    if cfg.data.augment_copies > 0:  # augmented copies join the train split (and the teacher cache)
+        from .augment import augment_split
+        prepared = augment_split(prepared, cfg.data, cfg.seed)
     ctx.log(prepared.report.to_text())
     _check_teacher_labels(teacher, t_source, prepared.label_names)
     ctx.cancel.raise_if_cancelled()
@@ -411,9 +414,28 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
         ctx.emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
     if is_main_process():
         save_model_atomically(model, tokenizer, out_dir, extra_files={"ntmm.json": {
-            **extra, "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}}})
+            **extra, "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}}},
+            card=_model_card(ctx, job, result, extra, label_names, out_dir))
     result.model_dir = str(out_dir)
     return result, preds
+
+
+def _model_card(ctx: JobContext, job: str, result: TrainResult, extra: dict[str, Any], label_names: list[str],
+                out_dir: Path) -> str | None:
+    """README.md for the student or baseline; a failure only logs (the model matters more)."""
+    from .model_card import render_model_card
+
+    c = extra.get("construction", {})
+    how = (f"{_describe(c)}; " if c else "") + (
+        "distilled from the teacher " + str(extra.get("teacher")) + f" (T={ctx.config.distill.temperature}, alpha={ctx.config.distill.alpha})"
+        if job == "distill" else "trained on hard labels only (the no-distillation baseline)")
+    try:
+        return render_model_card(role="student" if job == "distill" else "baseline", config=ctx.config, metrics=result.metrics,
+                                 base_model=str(extra.get("teacher", "")), construction=how,
+                                 data_report={"label_names": label_names}, parameters=result.parameters, folder=out_dir)
+    except Exception as exc:  # noqa: BLE001
+        ctx.log(f"Could not write the model card: {type(exc).__name__}: {exc}", level="warning")
+        return None
 
 
 def _compare(result: DistillResult, name: str, preds: dict[str, list[int]], teacher_preds, metrics, teacher_metrics,
