@@ -465,6 +465,9 @@ class _Benchmark:
             data = res.to_dict()
             atomic_write_json(ctx.stage_dir / "benchmark.json", data)
             atomic_write_text(ctx.stage_dir / "benchmark.md", markdown_report(res))
+            from .model_card import add_benchmark_section
+            for row in res.rows:  # each variant's model card gets its own figures
+                add_benchmark_section(row["path"], row, res.environment)
         finish_stage(ctx, res, variants=[r["variant"] for r in res.rows])
         return res
 

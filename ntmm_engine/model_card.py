@@ -293,3 +293,46 @@ def write_model_card(folder: str | Path, *, role: str, config: ProjectConfig, me
     path = folder / "README.md"
     atomic_write_text(path, text)
     return path
+
+
+SPEED_HEADING = "## Speed and size"
+VARIANT_TEXT = {
+    "torch_int8": "PyTorch dynamic INT8 (nn.Linear weights as qint8, re-quantized from the fp32 weights when loaded)",
+    "onnx": "ONNX export (fp32) for ONNX Runtime",
+    "onnx_int8": "ONNX Runtime dynamic INT8 quantization (MatMul and Gather, word embeddings included)",
+}
+
+
+def write_variant_card(folder: str | Path, *, variant: str, config: ProjectConfig, source: str,
+                       test_metrics: dict[str, Any], parameters: int | None = None) -> Path:
+    """The card of an optimized variant: its parity metrics on the test split."""
+    return write_model_card(folder, role=f"student, {variant}", config=config, metrics={"test": test_metrics},
+                            base_model=source, construction=f"{VARIANT_TEXT.get(variant, variant)} of the student in {source}",
+                            data_report={"label_names": [c["label"] for c in test_metrics.get("per_class", [])]},
+                            parameters=parameters)
+
+
+def add_benchmark_section(folder: str | Path, row: dict[str, Any], machine: dict | None) -> None:
+    """Put (or replace) the benchmark figures of this variant into its existing model card."""
+    from .runfolder import atomic_write_text
+
+    folder = Path(folder)
+    if folder.is_file():
+        folder = folder.parent
+    card = folder / "README.md"
+    if not card.is_file():
+        return
+    text = card.read_text(encoding="utf-8")
+    section = [SPEED_HEADING, ""]
+    if machine:
+        section += [f"Measured on: {_machine_text(machine)}.", ""]
+    flat = [[k, v] for k, v in row.items() if not isinstance(v, (dict, list)) and k not in ("path",)]
+    section += [_table(["measure", "value"], flat), ""]
+    start = text.find(SPEED_HEADING)
+    if start >= 0:  # replace the previous figures up to the next section
+        end = text.find("\n## ", start + len(SPEED_HEADING))
+        text = text[:start] + "\n".join(section) + (text[end + 1:] if end >= 0 else "")
+    else:
+        anchor = text.find("## Intended use")
+        text = (text[:anchor] + "\n".join(section) + "\n" + text[anchor:]) if anchor >= 0 else text + "\n" + "\n".join(section)
+    atomic_write_text(card, text)

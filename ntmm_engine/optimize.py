@@ -256,11 +256,22 @@ class _Optimizer:
                 ctx.emit(Evaluation(ctx.job, split=f"parity_{variant}", metrics={
                     k: entry[k] for k in ("accuracy", "macro_f1", "agreement", "max_abs_logit_diff", "mean_abs_logit_diff",
                                           "changed_count", "flagged", "size_bytes")}))
+                self._card(variant, out, entry)
                 ctx.log(f"{variant}: {entry['size_bytes'] / 1e6:.2f} MB, agreement {entry['agreement']:.4f}, "
                         f"macro-F1 {entry['macro_f1']:.4f}, max |logit diff| {entry['max_abs_logit_diff']:.4g}")
         entry["build_seconds"] = round(time.monotonic() - started, 3)
         self.result.variants[variant] = entry
         self._write_parity()
+
+    def _card(self, variant: str, out: Path, entry: dict[str, Any]) -> None:
+        """README.md model card with the parity metrics; a failure only logs."""
+        from .model_card import write_variant_card
+
+        try:
+            write_variant_card(out, variant=variant, config=self.cfg, source=str(self.source), test_metrics=entry["metrics"],
+                               parameters=self.parameters)
+        except Exception as exc:  # noqa: BLE001
+            self.ctx.log(f"{variant}: could not write the model card: {type(exc).__name__}: {exc}", level="warning")
 
     def _ntmm_json(self, variant: str, **extra: Any) -> dict[str, Any]:
         return {**self.source_info, "variant": variant, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}

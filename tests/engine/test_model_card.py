@@ -91,3 +91,20 @@ def test_card_without_metrics_or_known_data_and_hub_names(tmp_path):
     assert fm["base_model"] == "org/some-bert" and "model-index" not in fm
     assert "No evaluation metrics" in text and "Schopf" not in text
     assert hub_base_model(str(tmp_path)) is None and hub_base_model("bert-base-uncased") == "bert-base-uncased"
+
+
+def test_variant_card_and_benchmark_section(tmp_path):
+    from ntmm_engine.config import ProjectConfig
+    from ntmm_engine.model_card import add_benchmark_section, write_variant_card
+
+    m = {"accuracy": 0.8125, "macro_f1": 0.7931, "per_class": [{"label": "a", "precision": 1, "recall": 1, "f1": 1, "support": 3}]}
+    folder = tmp_path / "student_onnx_int8"
+    folder.mkdir()
+    write_variant_card(folder, variant="onnx_int8", config=ProjectConfig(), source="runs/distill/student", test_metrics=m)
+    text = (folder / "README.md").read_text()
+    assert "0.7931" in text and "ONNX Runtime dynamic INT8" in text
+    add_benchmark_section(folder, {"variant": "student_onnx_int8", "latency_ms_median": 1.234}, {"cpu": "Test CPU", "cpu_count": 2})
+    add_benchmark_section(folder, {"variant": "student_onnx_int8", "latency_ms_median": 2.5}, {"cpu": "Test CPU", "cpu_count": 2})
+    text = (folder / "README.md").read_text()
+    assert text.count("## Speed and size") == 1 and "2.5" in text and "1.234" not in text and "Test CPU" in text
+    assert text.index("## Speed and size") < text.index("## Intended use")
