@@ -11,10 +11,15 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from ntmm_engine.config import OPTIMIZE_VARIANTS
+try:  # the benchmark's variant names and folders (a light module: numpy only)
+    from ntmm_engine.benchmark import KNOWN_VARIANTS
+except ImportError:  # pragma: no cover - an installation without the benchmark job
+    KNOWN_VARIANTS = {"teacher_fp32": "teacher/model", "student_fp32": "distill/student", "baseline_fp32": "distill/baseline",
+                      "student_torch_int8": "optimize/student_torch_int8", "student_onnx": "optimize/student_onnx",
+                      "student_onnx_int8": "optimize/student_onnx_int8"}
 
 # Model variants in the order the Predict page prefers them (fastest first).
-PREFERRED = ("student_onnx_int8", "student_onnx", "student_torch_int8", "student", "teacher", "baseline")
+PREFERRED = ("student_onnx_int8", "student_onnx", "student_torch_int8", "student_fp32", "teacher_fp32", "baseline_fp32")
 
 
 def read_json(path: Path) -> Any | None:
@@ -73,33 +78,27 @@ def role_metrics(result: dict[str, Any] | None, role: str) -> dict[str, Any] | N
     """Test metrics of ``role`` (teacher/student/baseline) from a distill result."""
     if not isinstance(result, dict):
         return None
-    for candidate in (result.get(role), pick(result, f"metrics.{role}"), pick(result, f"comparison.{role}")):
+    for candidate in (result.get(f"{role}_metrics"), result.get(role), pick(result, f"metrics.{role}")):
         m = split_metrics(candidate)
         if m is not None:
             return m
     return None
 
 
+def is_model(p: Path) -> bool:
+    return (p.is_file() and p.suffix == ".onnx") or (p.is_dir() and ((p / "config.json").is_file() or any(p.glob("*.onnx"))))
+
+
 def model_candidates(run_path: Path) -> dict[str, Path]:
-    """Variant name -> model folder or .onnx file found in the run folder."""
+    """Variant name (as the benchmark names it) -> model folder found in the run folder."""
     run = Path(run_path)
-    out: dict[str, Path] = {}
-    for name, p in (("teacher", run / "teacher" / "model"), ("student", run / "distill" / "student"),
-                    ("baseline", run / "distill" / "baseline")):
-        if (p / "config.json").is_file():
-            out[name] = p
-    opt = run / "optimize"
-    for variant in OPTIMIZE_VARIANTS:
-        p = opt / variant
-        if p.is_dir() and any(p.iterdir()):
-            out[f"student_{variant}"] = p
-    return out
+    return {name: run / rel for name, rel in KNOWN_VARIANTS.items() if is_model(run / rel)}
 
 
 def flagged_variants(run_path: Path) -> set[str]:
     """Variants the optimize stage flagged for low agreement with the fp32 student."""
     result = stage_result(run_path, "optimize") or {}
-    names: set[str] = set()
+    names: set[str] = {str(n) for n in result.get("flagged") or []}
     for key in ("variants", "parity"):
         for row in variant_rows(result.get(key)):
             if row.get("flagged") or pick(row, "parity.flagged"):
@@ -130,6 +129,15 @@ def best_model(run_path: Path) -> tuple[str, Path] | None:
         if name in found and name not in flagged:
             return name, found[name]
     return next(iter(found.items()), None)
+
+
+def pipeline_plan(config) -> dict[str, str]:
+    """What "Run all remaining steps" would do per stage: run | resume | skip (the engine's Pipeline plan)."""
+    try:
+        from ntmm_engine.pipeline import Pipeline
+        return Pipeline(config).plan()
+    except Exception:  # an unreadable data folder must not break the step list
+        return {}
 
 
 def benchmark_rows(result: dict[str, Any] | None) -> list[dict[str, Any]]:

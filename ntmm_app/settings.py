@@ -96,3 +96,16 @@ class Settings:
 
     def sync(self) -> None:
         self.q.sync()
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings | None:
+    """The settings of the running window (set by the main window), for small widgets."""
+    return _current
+
+
+def set_current(s: Settings | None) -> None:
+    global _current
+    _current = s

@@ -14,17 +14,27 @@ the same key makes the older one's result obsolete (it is dropped).
 
 Engine modules are imported inside the threads, never at import time, so the
 window opens without loading torch or transformers.
+
+Plain QThreads rather than superqt's generator workers: engine jobs are
+ordinary functions that report through a callback, and one thread object per
+job gives ordered outcome signals, a place to batch events, and a registry
+(:func:`live_threads`) that the tests and the window's close check.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
+
+from .qtcompat import guard_singleton_refcounts
+
+guard_singleton_refcounts()  # every engine event is a signal emitted from Python: see qtcompat
 
 # job name -> "module:function" of the engine job
 JOBS: dict[str, str] = {
@@ -98,9 +108,14 @@ class JobSpec:
 
 
 class JobThread(QThread):
-    """Runs one job function; ``on_event`` and the outcome become signals."""
+    """Runs one job function; its events and its outcome become signals.
 
-    event = Signal(object)
+    Events are batched: the worker appends to a list and signals only when the
+    UI has taken the previous batch, so a job that emits thousands of events a
+    second cannot flood the UI thread's queue (the UI drains at its own pace).
+    """
+
+    events_ready = Signal()
     succeeded = Signal(object)
     failed = Signal(str, str)
     cancelled = Signal(object)
@@ -109,17 +124,34 @@ class JobThread(QThread):
         super().__init__()
         self.spec = spec
         self.cancel_token = cancel
+        self._lock = threading.Lock()
+        self._pending: list[Any] = []
+        self._signalled = False
+
+    def on_event(self, ev: Any) -> None:  # worker thread (the job's on_event)
+        with self._lock:
+            self._pending.append(ev)
+            if self._signalled:
+                return
+            self._signalled = True
+        self.events_ready.emit()
+
+    def drain(self) -> list[Any]:  # UI thread
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._signalled = False
+        return batch
 
     def run(self) -> None:  # worker thread
         from ntmm_engine.errors import Cancelled
 
         try:
             fn = resolve(self.spec.target)
-            result = fn(*self.spec.args, on_event=self.event.emit, cancel=self.cancel_token, **self.spec.kwargs)
+            result = fn(*self.spec.args, on_event=self.on_event, cancel=self.cancel_token, **self.spec.kwargs)
         except Cancelled:
             self.cancelled.emit(None)
             return
-        except Exception as exc:  # shown in the error dialog; the thread must never die silently
+        except BaseException as exc:  # shown in the error dialog; the thread must never die silently
             self.failed.emit(*describe_exception(exc))
             return
         if getattr(result, "status", "completed") == "cancelled" or self.cancel_token.cancelled:
@@ -145,6 +177,7 @@ class JobRunner(QObject):
         self._queue: list[JobSpec] = []
         self._queued_run = False
         self._name = ""
+        self._outcome: tuple[str, Any] | None = None
 
     # ------------------------------------------------------------ state
     @property
@@ -155,6 +188,15 @@ class JobRunner(QObject):
     def current(self) -> str:
         """Name of the running job ("" when idle)."""
         return self._name if self.busy else ""
+
+    @property
+    def current_spec(self) -> JobSpec | None:
+        return self._thread.spec if self._thread is not None else None
+
+    @property
+    def queued_run(self) -> bool:
+        """True while a "run all" queue is being worked through."""
+        return self._queued_run
 
     @property
     def pending(self) -> list[str]:
@@ -202,7 +244,7 @@ class JobRunner(QObject):
         from ntmm_engine.events import CancelToken  # light module
 
         thread = JobThread(spec, CancelToken())
-        thread.event.connect(self._on_event)
+        thread.events_ready.connect(self._on_events_ready)
         thread.succeeded.connect(self._on_succeeded)
         thread.failed.connect(self._on_failed)
         thread.cancelled.connect(self._on_cancelled)
@@ -215,9 +257,11 @@ class JobRunner(QObject):
             self.busy_changed.emit(True)
         self.started.emit(spec.name)
 
-    @Slot(object)
-    def _on_event(self, ev: Any) -> None:
-        self.event.emit(ev)
+    @Slot()
+    def _on_events_ready(self) -> None:
+        if self._thread is not None:
+            for ev in self._thread.drain():
+                self.event.emit(ev)
 
     @Slot(object)
     def _on_succeeded(self, result: Any) -> None:
@@ -234,10 +278,11 @@ class JobRunner(QObject):
     @Slot()
     def _on_thread_finished(self) -> None:
         # Emitted after the outcome signal (same sender thread, queued in order).
+        self._on_events_ready()  # anything emitted after the last batch
         thread, self._thread = self._thread, None
         _THREADS.discard(thread)
         name = self._name
-        kind, payload = getattr(self, "_outcome", ("failed", ("The job stopped without a result.", "")))
+        kind, payload = self._outcome or ("failed", ("The job stopped without a result.", ""))
         self._outcome = None
         if kind != "finished":
             self._queue = []
@@ -261,6 +306,7 @@ class TaskThread(QThread):
 
     done = Signal(object)
     error = Signal(str, str)
+    progress = Signal(int, int)
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict) -> None:
         super().__init__()
@@ -282,15 +328,24 @@ class Task(QObject):
     """A submitted task; ``on_done(result)`` / ``on_error(message, details)`` run in the UI thread."""
 
     def __init__(self, manager: "TaskManager", key: str, fn: Callable, args: tuple, kwargs: dict,
-                 on_done: Callable | None, on_error: Callable | None) -> None:
+                 on_done: Callable | None, on_error: Callable | None, on_progress: Callable | None = None) -> None:
         super().__init__(manager)
         self.manager, self.key = manager, key
-        self.on_done, self.on_error = on_done, on_error
+        self.on_done, self.on_error, self.on_progress = on_done, on_error, on_progress
         self.obsolete = False
         self.thread = TaskThread(fn, args, kwargs)
+        if on_progress is not None:
+            # The function reports (done, total) through a signal, queued to the UI thread.
+            kwargs["on_progress"] = self.thread.progress.emit
+            self.thread.progress.connect(self._progress)
         self.thread.done.connect(self._done)
         self.thread.error.connect(self._error)
         self.thread.finished.connect(self._finished)
+
+    @Slot(int, int)
+    def _progress(self, done: int, total: int) -> None:
+        if not self.obsolete and self.on_progress is not None:
+            self.on_progress(done, total)
 
     @Slot(object)
     def _done(self, result: Any) -> None:
@@ -319,13 +374,17 @@ class TaskManager(QObject):
         self._closed = False
 
     def submit(self, key: str, fn: Callable, *args: Any, on_done: Callable | None = None,
-               on_error: Callable | None = None, **kwargs: Any) -> Task | None:
+               on_error: Callable | None = None, on_progress: Callable | None = None, **kwargs: Any) -> Task | None:
+        """Run ``fn(*args, **kwargs)`` on a new thread; callbacks run in the UI thread.
+
+        With ``on_progress``, ``fn`` also gets ``on_progress=`` to call with (done, total).
+        """
         if self._closed:
             return None
         for t in self._tasks:
             if t.key == key:
                 t.obsolete = True
-        task = Task(self, key, fn, args, kwargs, on_done, on_error)
+        task = Task(self, key, fn, args, dict(kwargs), on_done, on_error, on_progress)
         self._tasks.append(task)
         _THREADS.add(task.thread)
         task.thread.start()

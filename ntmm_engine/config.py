@@ -198,11 +198,24 @@ class ProjectConfig:
         bad = [v for v in self.optimize.variants if v not in OPTIMIZE_VARIANTS]
         if bad:
             raise ConfigError("optimize.variants", f"unknown variant(s) {bad}; allowed: {list(OPTIMIZE_VARIANTS)}")
+        self.check_run_dir()
+
+    def check_run_dir(self) -> None:
+        """Refuse a run_dir that is the file-system root, the home folder, the project's own folder
+        (a job writes config.yaml into the run folder) or the folder of an input file."""
+        from .runfolder import check_run_dir
+        inputs = [self.resolve(v) for v in (self.data.train, self.data.validation, self.data.test, self.data.label_names) if v]
+        check_run_dir(self.run_path, inputs)
+        if self.run_path == Path(self.base_dir).resolve():
+            raise ConfigError("run_dir", f"{self.run_path} is the project's own folder; each job writes config.yaml "
+                                         "and more into the run folder, which could overwrite the project's files.",
+                              hint="use a subfolder such as runs")
 
     def require_data(self) -> None:
         """Checks a job that reads data makes before starting."""
         if not self.data.train:
             raise ConfigError("data.train", "is empty", hint="set it to a CSV/JSON/Parquet file, a save_to_disk folder or a hub dataset name")
+        self.check_run_dir()  # configs built in code skip validate(); every job passes here
 
     def set_value(self, dotted: str, raw: str) -> None:
         """Apply one ``section.key=value`` override (value parsed as YAML), then re-validate."""
@@ -253,8 +266,13 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ConfigError("config", f"cannot read {path}: {exc}") from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError("config", f"{path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError("config", f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = " ".join(str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x) or str(exc)
+        raise ConfigError("config", f"{path}{where}: not valid YAML ({what}).") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -140,9 +141,14 @@ def _load_file(path: Path, fmt: str, suffix: str):
     if fmt == "json":
         _check_json_shape(path)
     try:
-        ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
+        with _quiet_datasets():  # datasets logs the parser error itself; the DataError below says it plainly
+            ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
     except Exception as exc:
         cause = _short_cause(exc)
+        if fmt == "json":
+            _raise_json_problem(path)
+        if "corresponds to no data" in cause:
+            raise DataError(f"{path} has no data rows.") from None
         if "codec" in cause or "decode" in cause:
             raise DataError(f"{path} is not UTF-8 text ({cause}).", hint="re-save the file as UTF-8 (e.g. from Excel: CSV UTF-8)") from None
         if "Expected" in cause and "fields" in cause:
@@ -155,10 +161,51 @@ def _load_file(path: Path, fmt: str, suffix: str):
     return ds
 
 
+@contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    import logging
+    lg = logging.getLogger("datasets")
+    level = lg.level
+    lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        lg.setLevel(level)
+
+
+def _raise_json_problem(path: Path) -> None:
+    """After a failed JSON load: name the first bad line (JSON Lines) or say the file holds no records."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    else:
+        if isinstance(whole, list) and not whole:
+            raise DataError(f"{path} has no data rows (an empty JSON list).")
+        if isinstance(whole, list) and not all(isinstance(r, dict) for r in whole):
+            bad = next(i for i, r in enumerate(whole, 1) if not isinstance(r, dict))
+            raise DataError(f"{path}, record {bad}: expected an object like {{\"text\": ..., \"label\": ...}}, "
+                            f"got {type(whole[bad - 1]).__name__}.")
+        return
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{path}, line {n}: not valid JSON ({exc}).",
+                            hint="each line of a JSON Lines file must be one complete JSON object") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}, line {n}: expected a JSON object, got {type(rec).__name__}.")
+
+
 def _check_text_file(path: Path, fmt: str) -> None:
     if fmt == "parquet":
         return
     head = path.open("rb").read(65536)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{path} is UTF-16 text; NTMM reads UTF-8.", hint="re-save the file as UTF-8 (e.g. from Excel: CSV UTF-8)")
     if b"\x00" in head:
         raise DataError(f"{path} is not a text file (it contains binary data).", hint="export the data as CSV, JSON Lines or Parquet")
     try:
@@ -221,22 +268,33 @@ def detect_columns(ds, text_column: str = "", label_column: str = "", *, source:
             raise DataError(f"{name}: column '{value}' is not in {source} (columns: {', '.join(cols)}).")
     sample = ds.select(range(min(len(ds), 2000)))
     if not text_column:
-        best, best_len = "", 0.0
+        best, best_len, why = "", 0.0, []
         for c in cols:
             if c == label_column:
                 continue
-            vals = sample[c]
+            vals = [v for v in sample[c] if v is not None]
+            if vals and sum(isinstance(v, (list, dict)) for v in vals) >= 0.5 * len(vals):
+                why.append(f"'{c}' holds nested values ({type(vals[0]).__name__})")
+                continue
             strs = [v for v in vals if isinstance(v, str)]
-            if len(strs) < 0.5 * len(vals):
+            numbers = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if len(strs) < 0.5 * len(vals) or not vals:
+                if numbers and len(numbers) >= 0.5 * len(vals):
+                    why.append(f"'{c}' holds only numbers")
                 continue
             free = [v for v in strs if not _is_number(v)]
             if len(free) < 0.5 * len(strs):
+                why.append(f"'{c}' holds only numbers")
                 continue
             mean_len = float(np.mean([len(v) for v in free])) if free else 0.0
+            # A short column named like a label (label, class, ...) is the label, not the text.
+            if _label_like_name(c) and mean_len < 20:
+                continue
             if mean_len > best_len:
                 best, best_len = c, mean_len
         if not best:
-            raise DataError(f"{source}: no column holds free text (columns: {', '.join(cols)}).",
+            raise DataError(f"{source}: no column holds free text (columns: {', '.join(cols)})"
+                            + (f"; {'; '.join(why)}" if why else "") + ".",
                             hint="set data.text_column to the column with the texts")
         text_column = best
     if not label_column:
@@ -248,7 +306,7 @@ def detect_columns(ds, text_column: str = "", label_column: str = "", *, source:
             if not vals or any(isinstance(v, (list, dict)) for v in vals[:50]):
                 continue
             n_unique = len({str(v) for v in vals})
-            hinted = c.lower() in LABEL_NAME_HINTS or "label" in c.lower()
+            hinted = _label_like_name(c)
             if n_unique <= max(2, min(MAX_CLASSES, len(vals) // 2)) or hinted:
                 candidates.append((not hinted, n_unique, c))
         if not candidates:
@@ -256,6 +314,10 @@ def detect_columns(ds, text_column: str = "", label_column: str = "", *, source:
                             hint="set data.label_column")
         label_column = sorted(candidates)[0][2]
     return text_column, label_column
+
+
+def _label_like_name(column: str) -> bool:
+    return column.lower() in LABEL_NAME_HINTS or "label" in column.lower()
 
 
 def _is_number(v: Any) -> bool:
@@ -361,12 +423,15 @@ def prepare_data(cfg: DataConfig, *, seed: int = 42, base_dir: str | Path = ".",
     dropped: dict[str, dict[str, int]] = {}
     rows: dict[str, tuple[list[str], list[str]]] = {}
     for split, t in [("train", raw)] + list(given.items()):
-        texts, labels, drop = _clean_rows(t[text_col], t[label_col], sources.get(split, split), label_col)
+        texts, labels, drop = _clean_rows(t[text_col], t[label_col], sources.get(split, split), label_col, text_col)
         rows[split] = (texts, labels)
         dropped[split] = drop
     train_texts, train_labels = rows["train"]
     if not train_texts:
         raise DataError(f"{cfg.train}: no usable rows (every row has an empty text or a missing label).")
+    if all(_is_number(t) for t in train_texts[:5000]):
+        raise DataError(f"{cfg.train}: text column '{text_col}' holds only numbers (e.g. {train_texts[0]!r}), not free text.",
+                        hint="set data.text_column to the column with the texts")
 
     # Label names and ids
     keys = _sort_labels(set(train_labels))
@@ -440,12 +505,15 @@ def prepare_data(cfg: DataConfig, *, seed: int = 42, base_dir: str | Path = ".",
     return PreparedData(dd, label_names, report)
 
 
-def _clean_rows(texts: list[Any], labels: list[Any], source: str, label_col: str):
+def _clean_rows(texts: list[Any], labels: list[Any], source: str, label_col: str, text_col: str = "text"):
     out_t, out_l = [], []
     drop = {"empty text": 0, "missing label": 0}
     for row, (t, l) in enumerate(zip(texts, labels), start=2):
         if isinstance(l, (list, dict)):
             raise DataError(f"{source}, row {row}: label column '{label_col}' holds a nested value ({type(l).__name__}).")
+        if isinstance(t, (list, dict)):
+            raise DataError(f"{source}, row {row}: text column '{text_col}' holds a nested value ({type(t).__name__}), not text.",
+                            hint="flatten the column to plain text, or set data.text_column to another column")
         t = "" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t).strip()
         if not t:
             drop["empty text"] += 1

@@ -8,18 +8,23 @@ One :class:`Predictor` interface over three back ends:
 
 Texts are tokenized as in training (truncation at ``max_length`` from
 ``ntmm.json``, dynamic padding per batch) and run in batches, so memory stays
-bounded however many texts come in. The optimize and benchmark jobs use the
-same predictors, so what they measure is what users run.
+bounded however many texts come in: ``ntmm predict --file`` streams the file
+(:func:`iter_texts_file`), predicts batch by batch (:meth:`Predictor.predict_stream`)
+and writes each batch straight to ``--out`` (:class:`PredictionWriter`). The
+optimize and benchmark jobs use the same predictors, so what they measure is
+what users run.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -99,14 +104,32 @@ class Predictor:
     def predict(self, texts: Sequence[str], batch_size: int = 32,
                 on_progress: Callable[[int, int], None] | None = None) -> list[Prediction]:
         """Label and class probabilities for each text, in input order."""
+        return self.to_predictions(self.logits(texts, batch_size, on_progress))
+
+    def to_predictions(self, logits: np.ndarray) -> list[Prediction]:
+        """Turn a (batch, num_labels) logit array into :class:`Prediction` objects."""
         from .metrics import softmax
 
-        logits = self.logits(texts, batch_size, on_progress)
-        probs = softmax(logits.astype(np.float64))
+        probs = softmax(np.asarray(logits, dtype=np.float64))
         names = self.label_names
         return [Prediction(label=names[int(i)], label_id=int(i),
                            probabilities={n: float(p) for n, p in zip(names, row)})
                 for i, row in zip(probs.argmax(axis=-1), probs)]
+
+    def predict_stream(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[tuple[list[str], list[Prediction]]]:
+        """Predict an iterable of any length batch by batch: yields ``(texts, predictions)`` per batch.
+
+        Only one batch is held in memory, so a file of millions of texts can be
+        streamed through (see :func:`iter_texts_file` and :class:`PredictionWriter`).
+        """
+        if batch_size < 1:
+            raise NTMMError(f"batch_size must be at least 1, got {batch_size}")
+        it = iter([texts] if isinstance(texts, str) else texts)
+        while True:
+            batch = ["" if t is None else str(t) for t in itertools.islice(it, batch_size)]
+            if not batch:
+                return
+            yield batch, self.to_predictions(self.forward(self.encode(batch)))
 
     def weights_bytes(self) -> int:
         """Bytes of weight files on disk (safetensors / pickles / .onnx + external data)."""
@@ -242,6 +265,8 @@ def load_predictor(path: str | Path, *, allow_pickle: bool = False, threads: int
     if onnx_file is None and not has_config:
         raise ModelError(f"{folder} is not a model folder: it has neither config.json nor a .onnx file.",
                          hint="pick a folder written by NTMM or by save_pretrained")
+    if onnx_file is not None:
+        _sniff_onnx(onnx_file)  # before the tokenizer: the file itself is the first thing to be wrong
     tokenizer = _load_tokenizer(folder)
     max_length = _max_length(info, tokenizer)
     if onnx_file is not None:
@@ -268,6 +293,26 @@ def load_predictor(path: str | Path, *, allow_pickle: bool = False, threads: int
     else:
         kind = "pytorch"
     return TorchPredictor(folder, tokenizer, labels, max_length, info, model, kind=kind, parameters=parameters)
+
+
+def _sniff_onnx(onnx_file: Path) -> None:
+    """Cheap early check that a .onnx file is binary protobuf, not text, an archive or a pickle.
+
+    Catches the common mix-ups (a Git LFS pointer, an HTML error page, a
+    renamed file) with a plain message; anything subtler is left to ONNX
+    Runtime, which reports it when the session is created.
+    """
+    with open(onnx_file, "rb") as fh:
+        head = fh.read(512)
+    if not head:
+        raise ModelError(f"{onnx_file} is empty, not an ONNX model.", hint="re-run optimize to rebuild it")
+    texty = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    if texty or head.startswith((b"PK", b"\x80", b"\x89HDF")):
+        what = ("a Git LFS pointer" if head.startswith(b"version https://git-lfs") else
+                "text" if texty else "a zip archive" if head.startswith(b"PK") else
+                "a Python pickle" if head.startswith(b"\x80") else "an HDF5 file")
+        raise ModelError(f"{onnx_file} is not an ONNX model (it is {what}).",
+                         hint="pick the model.onnx that NTMM's optimize step wrote, or re-run optimize")
 
 
 def _find_onnx(folder: Path) -> Path | None:
@@ -393,55 +438,134 @@ def label_order(model_labels: Sequence[str], data_labels: Sequence[str], *, mode
 
 # ---------------------------------------------------------------- command line
 TEXT_COLUMN_HINTS = ("text", "texts", "sentence", "abstract", "document", "content", "note", "body")
+DETECT_ROWS = 200  # rows read ahead to find the text column of a CSV/JSONL file
+
+
+def _allow_long_fields() -> None:
+    # The csv module refuses fields over 128 KiB by default; clinical notes can be longer.
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:  # C long is 32-bit on Windows
+            limit //= 2
 
 
 def read_texts_file(path: str | Path, column: str | None = None) -> list[str]:
     """Texts from a CSV/TSV (text column detected or named), TXT (one per line), JSON or JSONL file."""
+    return list(iter_texts_file(path, column))
+
+
+def iter_texts_file(path: str | Path, column: str | None = None) -> Iterator[str]:
+    """Stream the non-blank texts of a file (see :func:`read_texts_file`); CSV, TSV, TXT and JSONL are
+    read row by row, so memory does not grow with the file. (A ``.json`` list is read whole.)
+
+    A missing file or an unknown type raises :class:`DataError` at once;
+    problems inside the file (encoding, unknown column, a bad JSON line) when
+    reading reaches them, naming the line or row where it can.
+    """
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"File not found: {p}")
     suffix = p.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt", ".text", ""):
+        raise DataError(f"{p}: unsupported file type '{suffix}'.", hint="use .csv, .tsv, .txt (one text a line), .json or .jsonl")
+    return _iter_texts(p, suffix, column)
+
+
+def _iter_texts(p: Path, suffix: str, column: str | None) -> Iterator[str]:
+    where = "the start"
     try:
         if suffix in (".csv", ".tsv"):
+            _allow_long_fields()
             with open(p, newline="", encoding="utf-8-sig") as fh:
-                rows = list(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","))
-            return _texts_from_rows(rows, column, p)
+                reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+                head = list(itertools.islice(reader, DETECT_ROWS))
+                col = _text_column(head, column, p)
+                for n, row in enumerate(itertools.chain(head, reader), 2):
+                    where = f"row {n}"
+                    t = _row_text(row, col)
+                    if t:
+                        yield t
+            return
         if suffix in (".jsonl", ".ndjson"):
-            rows = []
-            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except ValueError as exc:
-                        raise DataError(f"{p}, line {n}: not valid JSON ({exc}).") from None
-            return _texts_from_rows(rows, column, p)
+            with open(p, encoding="utf-8") as fh:
+                rows = (_json_line(n, line, p) for n, line in enumerate(fh, 1) if line.strip())
+                head = list(itertools.islice(rows, DETECT_ROWS))
+                if head and all(isinstance(r, str) for r in head):
+                    col = None
+                else:
+                    col = _text_column(head, column, p)
+                for r in itertools.chain(head, rows):
+                    t = r.strip() if isinstance(r, str) else _row_text(r, col)
+                    if t:
+                        yield t
+            return
         if suffix == ".json":
             data = json.loads(p.read_text(encoding="utf-8"))
             if not isinstance(data, list):
                 raise DataError(f"{p}: expected a JSON list of texts or of objects.")
-            return _texts_from_rows(data, column, p)
-        if suffix in (".txt", ".text", ""):
-            return [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except UnicodeDecodeError:
-        raise DataError(f"{p} is not UTF-8 text.") from None
+            yield from _texts_from_rows(data, column, p)
+            return
+        with open(p, encoding="utf-8") as fh:  # .txt: one text a line
+            for n, line in enumerate(fh, 1):
+                where = f"line {n}"
+                if line.strip():
+                    yield line.strip()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p} is not UTF-8 text ({_first_bad_line(p) or where}: {exc.reason}).",
+                        hint="re-save the file as UTF-8") from None
+    except csv.Error as exc:
+        raise DataError(f"{p}, {where}: cannot be read as {suffix[1:].upper()} ({exc}).") from None
+    except DataError:
+        raise
     except ValueError as exc:
         raise DataError(f"{p} cannot be read: {exc}") from None
-    raise DataError(f"{p}: unsupported file type '{suffix}'.", hint="use .csv, .tsv, .txt (one text a line), .json or .jsonl")
+
+
+def _first_bad_line(p: Path) -> str:
+    """'line N' of the first line that is not UTF-8 (only called after a decode error)."""
+    with open(p, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"line {n}"
+    return ""
+
+
+def _json_line(n: int, line: str, p: Path) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError as exc:
+        raise DataError(f"{p}, line {n}: not valid JSON ({exc}).") from None
+
+
+def _row_text(row: Any, column: str) -> str:
+    if not isinstance(row, dict):
+        return ""
+    v = row.get(column)
+    return "" if v is None else str(v).strip()
+
+
+def _text_column(rows: list, column: str | None, p: Path) -> str:
+    dict_rows = [r for r in rows if isinstance(r, dict)]
+    if not dict_rows:
+        raise DataError(f"{p} holds no rows of texts.")
+    cols = list(dict.fromkeys(k for r in dict_rows for k in r if k is not None))
+    if column:
+        if column not in cols:
+            raise DataError(f"{p}: column '{column}' not found (columns: {', '.join(map(str, cols))}).")
+        return column
+    return next((c for c in cols if str(c).lower() in TEXT_COLUMN_HINTS), None) or _longest_text_column(dict_rows, cols, p)
 
 
 def _texts_from_rows(rows: list, column: str | None, p: Path) -> list[str]:
     if rows and all(isinstance(r, str) for r in rows):
         return [r.strip() for r in rows if r.strip()]
-    dict_rows = [r for r in rows if isinstance(r, dict)]
-    if not dict_rows:
-        raise DataError(f"{p} holds no rows of texts.")
-    cols = list(dict.fromkeys(k for r in dict_rows[:200] for k in r))
-    if column:
-        if column not in cols:
-            raise DataError(f"{p}: column '{column}' not found (columns: {', '.join(map(str, cols))}).")
-    else:
-        column = next((c for c in cols if str(c).lower() in TEXT_COLUMN_HINTS), None) or _longest_text_column(dict_rows, cols, p)
-    return [str(r.get(column)).strip() for r in dict_rows if r.get(column) is not None and str(r.get(column)).strip()]
+    col = _text_column([r for r in rows if isinstance(r, dict)][:DETECT_ROWS], column, p)
+    return [t for t in (_row_text(r, col) for r in rows) if t]
 
 
 def _longest_text_column(rows: list[dict], cols: list, p: Path) -> str:
@@ -456,43 +580,145 @@ def _longest_text_column(rows: list[dict], cols: list, p: Path) -> str:
     return best
 
 
+class PredictionWriter:
+    """Writes predictions batch by batch to ``.csv``/``.tsv`` (text, label, p_<label>...) or ``.json``.
+
+    Rows go to a temp file beside the target, which replaces the target only
+    when :meth:`close` is called after success: a crash or a full disk never
+    leaves a half-written predictions file behind. Use as a context manager.
+    """
+
+    def __init__(self, path: str | Path, label_names: Sequence[str]):
+        import tempfile
+
+        self.path = Path(path).expanduser()
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in (".json", ".csv", ".tsv"):
+            raise NTMMError(f"--out {self.path}: unsupported file type '{self.suffix}'.", hint="use .csv or .json")
+        self.label_names = list(label_names)
+        self.count = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            if self.suffix == ".json":
+                self._fh.write("[")
+            else:
+                self._csv = csv.writer(self._fh, delimiter="\t" if self.suffix == ".tsv" else ",")
+                self._csv.writerow(["text", "label", "label_id"] + [f"p_{n}" for n in self.label_names])
+        except OSError as exc:
+            self._discard()
+            from .runfolder import write_error
+            raise write_error(self.path, exc) from None
+
+    def write(self, texts: Sequence[str], preds: Sequence[Prediction]) -> None:
+        try:
+            for t, pr in zip(texts, preds):
+                if self.suffix == ".json":
+                    self._fh.write(("\n" if self.count == 0 else ",\n")
+                                   + json.dumps({"text": t, **pr.to_dict()}, ensure_ascii=False))
+                else:
+                    self._csv.writerow([t, pr.label, pr.label_id] + [f"{pr.probabilities[n]:.6f}" for n in self.label_names])
+                self.count += 1
+        except OSError as exc:
+            self._discard()
+            from .runfolder import write_error
+            raise write_error(self.path, exc) from None
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        try:
+            if self.suffix == ".json":
+                self._fh.write("\n]\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self._discard()
+            from .runfolder import write_error
+            raise write_error(self.path, exc) from None
+        return self.path
+
+    def _discard(self) -> None:
+        fh = getattr(self, "_fh", None)
+        if fh is not None and not fh.closed:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        if getattr(self, "_tmp", None):
+            Path(self._tmp).unlink(missing_ok=True)
+
+    def __enter__(self) -> "PredictionWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._discard()
+
+
 def write_predictions(path: str | Path, texts: list[str], preds: list[Prediction], label_names: list[str]) -> Path:
     """Write predictions to ``.csv`` (text, label, one p_<label> column per class) or ``.json``."""
-    from .runfolder import atomic_write_json, atomic_write_text
+    with PredictionWriter(path, label_names) as w:
+        w.write(texts, preds)
+    return Path(path).expanduser()
 
-    p = Path(path).expanduser()
-    suffix = p.suffix.lower()
-    if suffix == ".json":
-        atomic_write_json(p, [{"text": t, **pr.to_dict()} for t, pr in zip(texts, preds)])
-    elif suffix in (".csv", ".tsv"):
-        import io
-        buf = io.StringIO()
-        w = csv.writer(buf, delimiter="\t" if suffix == ".tsv" else ",")
-        w.writerow(["text", "label", "label_id"] + [f"p_{n}" for n in label_names])
-        for t, pr in zip(texts, preds):
-            w.writerow([t, pr.label, pr.label_id] + [f"{pr.probabilities[n]:.6f}" for n in label_names])
-        atomic_write_text(p, buf.getvalue())
-    else:
-        raise NTMMError(f"--out {p}: unsupported file type '{suffix}'.", hint="use .csv or .json")
-    return p
+
+PRINT_LIMIT = 50  # with --out, predictions are also printed when there are at most this many
 
 
 def predict_cli(args) -> int:
-    """``ntmm predict``: classify texts given on the command line or in ``--file``."""
-    texts = [t for t in (getattr(args, "texts", None) or [])]
+    """``ntmm predict``: classify texts given on the command line or in ``--file``.
+
+    Streams: the file is read, predicted and written batch by batch, so memory
+    stays flat however long the file is; progress goes to stderr on a terminal.
+    """
+    from tqdm import tqdm
+
+    texts: Iterable[str] = [t for t in (getattr(args, "texts", None) or [])]
     if getattr(args, "file", None):
-        texts += read_texts_file(args.file, getattr(args, "column", None))
-    if not texts:
+        texts = itertools.chain(texts, iter_texts_file(args.file, getattr(args, "column", None)))
+    texts = iter(texts)
+    first = next(texts, None)  # reads the file's head: a bad file fails before the model loads
+    if first is None:
         raise DataError("No texts to predict.", hint="give texts as arguments or --file texts.csv")
     predictor = load_predictor(args.model, allow_pickle=bool(getattr(args, "allow_pickle", False)))
-    preds = predictor.predict(texts, batch_size=int(getattr(args, "batch_size", 32) or 32))
+    batch_size = int(getattr(args, "batch_size", 32) or 32)
     out = getattr(args, "out", None)
-    if out:
-        write_predictions(out, texts, preds, predictor.label_names)
-        print(f"Wrote {len(preds)} prediction(s) to {out}", file=sys.stderr)
-    if not out or len(preds) <= 50:
-        for t, pr in zip(texts, preds):
-            snippet = t if len(t) <= 70 else t[:67] + "..."
-            probs = "  ".join(f"{n}={p:.3f}" for n, p in sorted(pr.probabilities.items(), key=lambda kv: -kv[1]))
-            print(f"{pr.label}\t{probs}\t{snippet}")
+    shown: list[tuple[str, Prediction]] = []
+    writer = PredictionWriter(out, predictor.label_names) if out else None
+    bar = tqdm(unit=" texts", desc="predicting", file=sys.stderr, disable=None if out else True, mininterval=1.0)
+    try:
+        for batch, preds in predictor.predict_stream(itertools.chain([first], texts), batch_size=batch_size):
+            if writer is not None:
+                writer.write(batch, preds)
+                if len(shown) <= PRINT_LIMIT:
+                    shown.extend(zip(batch, preds))
+            else:
+                for t, pr in zip(batch, preds):
+                    _print_prediction(t, pr)
+            bar.update(len(batch))
+        bar.close()
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        bar.close()
+        if writer is not None:
+            writer._discard()
+        raise
+    if writer is not None:
+        print(f"Wrote {writer.count} prediction(s) to {out}", file=sys.stderr)
+        if writer.count <= PRINT_LIMIT:
+            for t, pr in shown:
+                _print_prediction(t, pr)
     return 0
+
+
+def _print_prediction(t: str, pr: Prediction) -> None:
+    snippet = t if len(t) <= 70 else t[:67] + "..."
+    snippet = " ".join(snippet.split())  # one line per prediction, even for texts with newlines
+    probs = "  ".join(f"{n}={p:.3f}" for n, p in sorted(pr.probabilities.items(), key=lambda kv: -kv[1]))
+    print(f"{pr.label}\t{probs}\t{snippet}")

@@ -16,6 +16,7 @@ has it is complete; the manifest only marks a stage ``completed`` after that.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -27,20 +28,37 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import NTMMError
+from .errors import ConfigError, NTMMError
 from .events import Event, event_to_dict
 
 MANIFEST = "manifest.json"
+# errno values that mean "no room to write": a full disk, a quota, a read-only volume.
+_NO_ROOM = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS}
+
+
+def write_error(path: str | Path, exc: OSError) -> NTMMError:
+    """A plain message for an OSError while writing ``path`` (says so when the disk is full)."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return NTMMError(f"Cannot write {path}: the disk is full ({exc.strerror or exc}).",
+                         hint="free some disk space (old runs, checkpoints) and run it again; "
+                              "nothing half-written was kept")
+    if exc.errno == errno.EROFS:
+        return NTMMError(f"Cannot write {path}: the disk is read-only.", hint="choose a run_dir on a writable disk")
+    return NTMMError(f"Cannot write {path}: {exc.strerror or exc}")
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write via a temp file in the same folder, fsync, then rename over ``path``.
+
+    A crash or a full disk leaves either the old file or the new one, never a
+    torn one (the temp file is removed on failure).
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise NTMMError(f"Cannot write {path}: {exc.strerror or exc}") from None
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -49,7 +67,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise NTMMError(f"Cannot write {path}: {exc.strerror or exc}") from None
+        raise write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -79,8 +97,12 @@ def staging_dir(final: str | Path) -> Iterator[Path]:
     looks like a complete model.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(final)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    except OSError as exc:
+        raise write_error(final, exc) from None
     try:
         yield tmp
         _fsync_tree(tmp)
@@ -92,9 +114,109 @@ def staging_dir(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in _NO_ROOM:  # e.g. save_pretrained hit a full disk: say so plainly
+            raise write_error(final, exc) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_stale_staging(final: str | Path) -> None:
+    """Delete the ``.<name>.*.partial`` / ``.<name>.old`` folders a killed process left beside ``final``.
+
+    Only one job writes a run folder at a time, so any such folder is a
+    leftover; it never looks like a model (hidden name) but wastes disk.
+    """
+    final = Path(final)
+    if not final.parent.is_dir():
+        return
+    for p in final.parent.glob(f".{final.name}.*"):
+        if p.is_dir() and (p.name.endswith(".partial") or p.name == f".{final.name}.old"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+# ------------------------------------------------------------ checkpoints
+CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # + rng_state.pth (rng_state_<rank>.pth)
+
+
+def checkpoint_is_complete(path: str | Path) -> bool:
+    """True when a Trainer checkpoint folder was written to the end.
+
+    ``Trainer._save_checkpoint`` writes into ``checkpoint-N/`` directly:
+    weights, then optimizer/scheduler/RNG state, then ``trainer_state.json``
+    last. A process killed in between leaves a folder without (a readable)
+    ``trainer_state.json``, from which the Trainer cannot resume.
+    """
+    p = Path(path)
+    if not (p / "config.json").is_file() or not (any(p.glob("*.safetensors")) or any(p.glob("pytorch_model*.bin"))):
+        return False
+    if not all((p / f).is_file() and (p / f).stat().st_size > 0 for f in CHECKPOINT_FILES):
+        return False
+    if not any(f.stat().st_size > 0 for f in p.glob("rng_state*.pth")):
+        return False
+    try:
+        json.loads((p / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def newest_complete_checkpoint(folder: str | Path) -> str | None:
+    """The highest-step ``checkpoint-N`` in ``folder`` that :func:`checkpoint_is_complete`; None if none."""
+    import re
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    found = []
+    for p in folder.iterdir():
+        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+        if m and p.is_dir():
+            found.append((int(m.group(1)), p))
+    for _, p in sorted(found, reverse=True):
+        if checkpoint_is_complete(p):
+            return str(p)
+    return None
+
+
+# ------------------------------------------------------------ run_dir safety
+def check_run_dir(run_path: str | Path, inputs: tuple[str | Path, ...] | list = ()) -> None:
+    """Refuse a run folder NTMM must not write into (raises ConfigError naming ``run_dir``).
+
+    The run folder gets checkpoints deleted and folders replaced in it, so it
+    must not be the file-system root, the user's home folder itself, or a
+    folder that directly holds one of the project's input files.
+    """
+    p = Path(run_path).expanduser()
+    try:
+        p = p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: let the write fail with its own message
+        return
+    if p == Path(p.anchor):
+        raise ConfigError("run_dir", f"{p} is the root of the file system; NTMM will not write its runs there.",
+                          hint="use a folder of its own, e.g. runs (next to the project file)")
+    try:
+        home = Path.home().resolve()
+    except (OSError, RuntimeError, KeyError):
+        home = None
+    if home is not None and p == home:
+        raise ConfigError("run_dir", f"{p} is your home folder itself; NTMM needs a folder of its own for its runs.",
+                          hint="use a subfolder, e.g. ~/ntmm-runs or runs next to the project file")
+    for item in inputs:
+        if not item:
+            continue
+        q = Path(item).expanduser()
+        try:
+            q = q.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if (q.is_file() and q.parent == p) or (q.is_dir() and q == p):
+            raise ConfigError("run_dir", f"{p} directly holds the input {q.name}; NTMM replaces and deletes files in its run "
+                                         "folder, so it must not share a folder with your data.",
+                              hint="use a subfolder such as runs")
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -182,14 +304,48 @@ class RunFolder:
         return self.root / MANIFEST
 
     def ensure_writable(self) -> None:
+        """Create the run folder and prove it takes a file; refuses root and home (ConfigError).
+
+        Called when a job starts; it also removes what a killed process left
+        behind (:meth:`remove_leftovers`), since only one job writes a run
+        folder at a time.
+        """
+        check_run_dir(self.root)
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun other ranks may already be writing
+            self.remove_leftovers()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
+            probe = self.root / f".write-test-{os.getpid()}"  # one per process: ranks start together
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:
-            raise NTMMError(f"Run folder {self.root} is not writable: {exc.strerror or exc}",
+            blocker = next((str(a) for a in [self.root, *self.root.parents] if a.is_file()), None)
+            why = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc))
+            if exc.errno in _NO_ROOM:
+                raise write_error(self.root, exc) from None
+            raise NTMMError(f"run_dir: the run folder {self.root} is not writable ({why}).",
                             hint="choose another run_dir in the project settings") from None
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete hidden temp files (``.x.*.tmp``) and staging folders (``.x.*.partial``, ``.x.old``).
+
+        Atomic writes create these beside their target and rename them into
+        place; only a process killed mid-write leaves them. They never look
+        like results (hidden names), but they waste disk.
+        """
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        for p in sorted(self.root.rglob(".*"), key=lambda q: len(q.parts), reverse=True):
+            stale = p.name.endswith((".tmp", ".partial")) or (p.name.endswith(".old") and p.is_dir())
+            if not stale or not p.exists():
+                continue
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+        return removed
 
     def manifest(self) -> dict[str, Any]:
         try:

@@ -7,6 +7,7 @@ so teacher and student train the same way and tests can check every option.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 import traceback
@@ -21,7 +22,7 @@ from .config import ProjectConfig, RecipeConfig
 from .errors import Cancelled, ConfigError, NTMMError
 from .events import CancelToken, Event, EventCallback, JobFailed, JobFinished, LogMessage, ignore_event
 from .metrics import classification_metrics
-from .runfolder import HistoryWriter, RunFolder, atomic_write_json, environment_info
+from .runfolder import HistoryWriter, RunFolder, atomic_write_json, environment_info, write_error
 
 
 # ------------------------------------------------------------ device/precision
@@ -156,12 +157,14 @@ def split_metrics(trainer, dataset, label_names: list[str]) -> tuple[dict[str, A
 
 
 def last_checkpoint(folder: str | Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest *complete* Trainer checkpoint; a torn one (killed mid-save) is skipped.
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    return get_last_checkpoint(str(folder))
+    transformers' ``get_last_checkpoint`` would return a half-written folder
+    and every later resume would then fail on its missing trainer_state.json.
+    """
+    from .runfolder import newest_complete_checkpoint
+
+    return newest_complete_checkpoint(folder)
 
 
 def save_model_atomically(model, tokenizer, folder: str | Path, extra_files: dict[str, Any] | None = None,
@@ -277,12 +280,27 @@ def job_frame(ctx: JobContext) -> Iterator[JobContext]:
         ctx.emit(JobFailed(ctx.job, message=str(exc)))
         ctx.close()
         raise
-    except Exception as exc:
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            _fail(ctx, exc)
+            raise
+        err = write_error(exc.filename or ctx.stage_dir, exc)  # a full disk is the user's to fix, not a bug
         if is_main_process():
-            ctx.run.update_stage(ctx.stage, status="failed", error=repr(exc), finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        ctx.emit(JobFailed(ctx.job, message=f"{type(exc).__name__}: {exc}", details=traceback.format_exc()))
+            ctx.run.update_stage(ctx.stage, status="failed", error=str(err), finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        ctx.emit(JobFailed(ctx.job, message=str(err)))
         ctx.close()
+        raise err from None
+    except Exception as exc:
+        _fail(ctx, exc)
         raise
+    ctx.close()
+
+
+def _fail(ctx: JobContext, exc: Exception) -> None:
+    """Record an unexpected failure (a bug): manifest, and a JobFailed event with the traceback."""
+    if is_main_process():
+        ctx.run.update_stage(ctx.stage, status="failed", error=repr(exc), finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    ctx.emit(JobFailed(ctx.job, message=f"{type(exc).__name__}: {exc}", details=traceback.format_exc()))
     ctx.close()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_rows, write_csv
+from testdata import make_rows, write_csv
 from ntmm_engine.benchmark import _add_ratios, find_variants, run_benchmark
 from ntmm_engine.config import ProjectConfig
 from ntmm_engine.errors import ConfigError, NTMMError

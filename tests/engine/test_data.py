@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import make_rows, write_csv
+from testdata import make_rows, write_csv
 from ntmm_engine.config import DataConfig
 from ntmm_engine.data import detect_columns, load_table, prepare_data, tokenize
 from ntmm_engine.errors import DataError

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_rows, write_csv
+from testdata import make_rows, write_csv
 from ntmm_engine.config import ProjectConfig
 from ntmm_engine.errors import NTMMError
 from ntmm_engine.events import CancelToken, Evaluation, JobFinished, Progress

@@ -1,0 +1,148 @@
+"""How responsive the NTMM window stays while a job floods it with events.
+
+    python bench/gui_responsiveness.py [--seconds 5] [--rate 2000] [--project PROJECT.yaml --real]
+
+A synthetic job (default) emits TrainLog events (with loss parts) and
+periodic Evaluation events from a worker thread at ``--rate`` events/s into
+the real window through the real JobRunner; the Distill page's live view
+draws them. Meanwhile a 10 ms QTimer on the UI thread records how late each
+tick fires: the event-loop latency a user would feel as lag. With
+``--real --project P`` the project's teacher job runs instead for
+``--seconds`` and is then cancelled. Writes bench/results/gui_responsiveness.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+TICK_MS = 10
+
+
+def synthetic_job(config=None, on_event=None, cancel=None, seconds: float = 5.0, rate: float = 2000.0):
+    """Emit TrainLog/Evaluation events at ``rate`` per second for ``seconds`` (like a very fast trainer)."""
+    from ntmm_engine.events import Evaluation, JobFinished, JobStarted, TrainLog
+
+    total = int(seconds * rate)
+    on_event(JobStarted("distill", total_steps=total))
+    t0 = time.perf_counter()
+    for step in range(1, total + 1):
+        if cancel.cancelled:
+            break
+        on_event(TrainLog("distill", step=step, max_steps=total, epoch=step / 100, loss=1 / step ** 0.3,
+                          learning_rate=1e-4, samples_per_second=rate * 16, eta_seconds=(total - step) / rate,
+                          extra={"loss_kl": 0.5 / step ** 0.2, "loss_ce": 0.4, "loss_cos": 0.1, "loss_mse": 0.05}))
+        if step % 200 == 0:
+            on_event(Evaluation("distill", step=step, split="validation",
+                                metrics={"loss": 1 / step ** 0.3, "accuracy": 0.8, "macro_f1": 0.78}))
+        wait = t0 + step / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+    on_event(JobFinished("distill", status="completed"))
+    return None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--rate", type=float, default=2000.0, help="events per second of the synthetic job")
+    p.add_argument("--project", help="project file (default: the demo project, created in a temp folder)")
+    p.add_argument("--real", action="store_true", help="run the project's teacher job instead of the synthetic one")
+    args = p.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="ntmm-resp-")
+    os.environ["NTMM_SETTINGS_FILE"] = str(Path(tmp) / "settings.ini")
+    os.environ.setdefault("NTMM_HOME", str(Path(tmp) / "home"))
+
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QTimer
+
+    from ntmm_app import workers
+    from ntmm_app.app import create_application
+    from ntmm_app.main_window import MainWindow
+
+    app = create_application(["bench"])
+    win = MainWindow()
+    ok = win.open_project(args.project) if args.project else win.open_demo()
+    if not ok:
+        raise SystemExit("could not open the project")
+    win.show()
+    job_page = "teacher" if args.real else "distill"
+    win.go_to(next(i for i, c in enumerate(win.page_classes) if c.key == job_page))
+    # settle: pages built, data preview done
+    t_settle = time.time()
+    while (not win.is_idle() or len(win.built_pages()) < 6) and time.time() - t_settle < 120:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+
+    lateness: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        lateness.append(max(0.0, (now - last[0]) / 1e6 - TICK_MS))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(tick)
+    delivered = [0]
+    win.runner.event.connect(lambda _ev: delivered.__setitem__(0, delivered[0] + 1))
+    live = win.page(job_page).live
+    redraws0 = live.loss_plot.redraws
+
+    t0 = time.perf_counter()
+    timer.start()
+    if args.real:
+        win.page("teacher").start()
+        QTimer.singleShot(int(args.seconds * 1000), win.runner.cancel)
+    else:
+        win.runner.start("distill", synthetic_job, None, seconds=args.seconds, rate=args.rate)
+    while win.runner.busy:
+        QCoreApplication.processEvents()
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - t0
+    timer.stop()
+    live.flush()
+    points = len(live.loss_plot.data("distill:train" if not args.real else "teacher:train")[0])
+    lat = np.asarray(lateness) if lateness else np.zeros(1)
+    summary = {
+        "job": "teacher (real, cancelled after --seconds)" if args.real else f"synthetic, {args.rate:.0f} events/s",
+        "seconds": round(elapsed, 2), "events_delivered": delivered[0],
+        "events_per_s": round(delivered[0] / elapsed, 1), "curve_points": points,
+        "redraws": live.loss_plot.redraws - redraws0, "redraws_per_s": round((live.loss_plot.redraws - redraws0) / elapsed, 1),
+        "tick_lateness_ms_p50": round(float(np.percentile(lat, 50)), 2),
+        "tick_lateness_ms_p99": round(float(np.percentile(lat, 99)), 2),
+        "tick_lateness_ms_max": round(float(lat.max()), 2), "ticks": len(lateness),
+    }
+    win.project._set_dirty(False)
+    win.close()
+    workers.wait_all(60000)
+    table = "\n".join([
+        "| job | s | events | events/s | curve points | redraws/s | UI lag p50 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {summary['job']} | {summary['seconds']} | {summary['events_delivered']} | {summary['events_per_s']} | "
+        f"{summary['curve_points']} | {summary['redraws_per_s']} | {summary['tick_lateness_ms_p50']} | "
+        f"{summary['tick_lateness_ms_p99']} | {summary['tick_lateness_ms_max']} |",
+        "",
+        f"UI lag: how late a {TICK_MS} ms timer on the UI thread fired while the job ran (what a user feels as a sluggish "
+        "window). Curves are redrawn from a timer (about 10 per second), never per event. "
+        f"Qt platform `{os.environ.get('QT_QPA_PLATFORM')}`.",
+    ])
+    from common import save
+    save("gui_responsiveness", {"summary": summary, "settings": vars(args)}, table)
+    del app
+
+
+if __name__ == "__main__":
+    main()

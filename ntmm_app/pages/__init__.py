@@ -1,0 +1,1 @@
+"""One page per wizard step: Data, Teacher, Distill, Optimize, Benchmark, Predict."""

@@ -1,0 +1,159 @@
+"""Benchmark step: every model of the project measured side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from ntmm_engine.errors import ConfigError
+
+from .. import errors, runinfo
+from ..widgets.config_form import ConfigForm
+from ..widgets.results_view import ResultsView, VariantProgress
+from .base import AppContext, JobStepPage, settings_and_panel
+
+KNOWN = tuple(runinfo.KNOWN_VARIANTS)
+
+
+class BenchmarkPage(JobStepPage):
+    key = "benchmark"
+    title = "Benchmark"
+    description = ("Measure accuracy, agreement with the teacher, latency at batch 1, throughput and size of every model, "
+                   "on the same test texts and the same machine.")
+    job = "benchmark"
+    start_text = "&Start benchmark"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        box = QGroupBox("Models to measure")
+        self.box_layout = QVBoxLayout(box)
+        self.all_check = QCheckBox("All &models in the run folder")
+        self.all_check.toggled.connect(self._variants_changed)
+        self.box_layout.addWidget(self.all_check)
+        self.checks: dict[str, QCheckBox] = {}
+        self.found_note = QLabel()
+        self.found_note.setObjectName("hint")
+        self.found_note.setWordWrap(True)
+        self.box_layout.addWidget(self.found_note)
+        lv.addWidget(box)
+        self.form = ConfigForm(ctx.project, "benchmark", exclude=("variants",), default_group="Settings")
+        self.form.validity_changed.connect(lambda _ok: self.update_controls())
+        lv.addWidget(self.form)
+        lv.addStretch(1)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.controls)
+        self.progress = VariantProgress()
+        rv.addWidget(self.progress)
+        self.results = ResultsView(lambda: self.project.run_path / "benchmark" if self.project.is_open else None,
+                                   lambda: self.project.run_path / "benchmark" / "benchmark.md" if self.project.is_open else None)
+        rv.addWidget(self.results, 1)
+        self.body_layout.addWidget(settings_and_panel(left, right))
+
+    def forms(self) -> list[ConfigForm]:
+        return [self.form]
+
+    def prerequisites(self) -> str:
+        if not runinfo.model_candidates(self.project.run_path):
+            return "Needs at least one trained model: finish the Teacher step (and ideally Distill and Optimize) first."
+        return ""
+
+    def form_errors(self) -> list[tuple[str, str]]:
+        errs = super().form_errors()
+        if not self.all_check.isChecked() and not self.project.config.benchmark.variants:
+            errs.append(("benchmark.variants", "choose at least one model"))
+        return errs
+
+    # ------------------------------------------------------------- variants
+    def _rebuild_checks(self) -> None:
+        found = runinfo.model_candidates(self.project.run_path) if self.project.is_open else {}
+        chosen = self.project.config.benchmark.variants
+        names = [n for n in KNOWN if n in found] + [n for n in found if n not in KNOWN]
+        names += [n for n in chosen if n not in names]
+        for cb in self.checks.values():
+            self.box_layout.removeWidget(cb)
+            cb.deleteLater()
+        self.checks = {}
+        for i, n in enumerate(names):
+            cb = QCheckBox(n + ("" if n in found else " (not built yet)"))
+            cb.setChecked(n in chosen)
+            cb.setEnabled(bool(chosen))
+            cb.toggled.connect(self._variants_changed)
+            self.box_layout.insertWidget(1 + i, cb)
+            self.checks[n] = cb
+        self.all_check.blockSignals(True)
+        self.all_check.setChecked(not chosen)
+        self.all_check.blockSignals(False)
+        self.found_note.setText("" if found else "No models in the run folder yet.")
+
+    def _variants_changed(self) -> None:
+        use_all = self.all_check.isChecked()
+        for cb in self.checks.values():
+            cb.setEnabled(not use_all)
+        chosen = [] if use_all else [n for n, cb in self.checks.items() if cb.isChecked()]
+        try:
+            self.project.set("benchmark.variants", chosen)
+        except ConfigError as exc:
+            errors.show_error(self.ctx.window, "Invalid models", str(exc))
+        self.update_controls()
+
+    def selected_variants(self) -> list[str]:
+        chosen = self.project.config.benchmark.variants
+        return list(chosen) if chosen else list(runinfo.model_candidates(self.project.run_path))
+
+    # ---------------------------------------------------------------- state
+    def on_project_loaded(self) -> None:
+        self._rebuild_checks()
+        self.form.refresh()
+        self.progress.set_variants([])
+        self.show_run_folder()
+
+    def on_run_changed(self) -> None:
+        if not self.running:
+            self._rebuild_checks()
+            if (self.project.run_path / "benchmark" / "benchmark.json").is_file():
+                self.show_run_folder()
+
+    def show_run_folder(self) -> None:
+        data = runinfo.read_json(self.project.run_path / "benchmark" / "benchmark.json")
+        if isinstance(data, dict):
+            self.show_result(data)
+        else:
+            self.results.show_rows([])
+
+    def show_result(self, data: dict[str, Any]) -> None:
+        rows = runinfo.benchmark_rows(data)
+        flagged = runinfo.flagged_variants(self.project.run_path)
+        for r in rows:
+            if str(r.get("variant") or r.get("name")) in flagged and "flagged" not in r:
+                r["flagged"] = True
+        self.results.show_rows(rows, note="" if rows else "The benchmark reported no rows.")
+
+    # ------------------------------------------------------------ job hooks
+    def on_job_started(self, resume: bool) -> None:
+        self._live_rows: dict[str, dict] = {}
+        self.progress.set_variants(self.selected_variants())
+        self.results.show_rows([], note="Measuring… (keep other programs idle for steady timings)")
+
+    def on_job_event(self, ev: Any) -> None:
+        self.progress.handle_event(ev)
+        row = getattr(ev, "row", None)
+        if isinstance(row, dict) and row.get("variant"):  # BenchmarkRow: show each variant as soon as it is measured
+            self._live_rows[row["variant"]] = row
+            self.results.show_rows(list(self._live_rows.values()), note="Measuring…")
+
+    def on_job_finished(self, result: Any) -> None:
+        data = result.to_dict() if hasattr(result, "to_dict") else result
+        if isinstance(data, dict):
+            self.show_result(data)
+
+    def on_job_cancelled(self, result: Any) -> None:
+        self.results.show_rows([], note="Cancelled.")
+
+    def on_job_failed(self, message: str) -> None:
+        self.results.show_rows([], note="Failed: " + message.splitlines()[0])

@@ -1,0 +1,393 @@
+"""Data step: pick the files, check the columns and see what the data holds."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from ntmm_engine.config import field_help
+
+from .. import errors
+from ..widgets.charts import BarChart, Histogram
+from ..widgets.config_form import ConfigForm
+from ..widgets.metrics_view import read_only_table, text_item
+from ..widgets.path_edit import PathEdit
+from .base import AppContext, StepPage, settings_and_panel
+
+PREVIEW_ROWS = 50
+DETECT = "(detect automatically)"
+
+_tokenizers: dict[tuple[str, str], Any] = {}
+_tok_lock = threading.Lock()
+
+
+# ------------------------------------------------------- worker functions
+def load_preview(source: str, base_dir: str, n: int = PREVIEW_ROWS) -> dict[str, Any]:
+    """First rows, columns and detected text/label columns of a data source (worker thread)."""
+    import datasets
+
+    from ntmm_engine.data import detect_columns, load_table
+    from ntmm_engine.errors import DataError
+
+    ds = load_table(source, base_dir, what="data.train")
+    if isinstance(ds, datasets.DatasetDict):
+        ds = ds["train"]
+    head = ds.select(range(min(n, len(ds)))).to_dict()
+    columns = list(ds.column_names)
+    try:
+        detected = detect_columns(ds, source=source)
+    except DataError:
+        detected = ("", "")
+    return {"columns": columns, "rows": [[head[c][i] for c in columns] for i in range(len(head[columns[0]]) if columns else 0)],
+            "n_rows": len(ds), "detected": detected}
+
+
+def tokenizer_for(base_model: str, base_dir: str):
+    from ntmm_engine.models import load_tokenizer, resolve_model_source
+
+    key = (base_model, base_dir)
+    with _tok_lock:
+        if key not in _tokenizers:
+            _tokenizers[key] = load_tokenizer(resolve_model_source(base_model, base_dir))
+        return _tokenizers[key]
+
+
+def analyse(data_cfg, seed: int, base_dir: str, base_model: str) -> dict[str, Any]:
+    """The data report plus raw training token lengths (worker thread)."""
+    from ntmm_engine.data import prepare_data, token_lengths
+    from ntmm_engine.errors import NTMMError
+
+    tok, tok_error = None, ""
+    try:
+        tok = tokenizer_for(base_model, base_dir)
+    except NTMMError as exc:
+        tok_error = str(exc).splitlines()[0]
+    prepared = prepare_data(data_cfg, seed=seed, base_dir=base_dir, tokenizer=tok)
+    lengths: list[int] = []
+    if tok is not None:
+        lengths = token_lengths(list(prepared.splits["train"]["text"][:5000]), tok)
+    return {"report": prepared.report, "lengths": lengths, "tokenizer_error": tok_error}
+
+
+class DataPage(StepPage):
+    key = "data"
+    title = "Data"
+    description = ("Choose labelled texts: one training file (validation and test are split off it) or separate files. "
+                   "Check the columns and the class balance before training.")
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.preview_data: dict[str, Any] | None = None
+        self.analysis: dict[str, Any] | None = None
+        self._stale_preview = True
+        self._stale_analysis = True
+
+        # -------- left: sources, columns, splits, project
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        files = QGroupBox("Data files", left)
+        ff = QFormLayout(files)
+        self.paths: dict[str, PathEdit] = {}
+        for name, label, ph in (("train", "&Training data", "file, save_to_disk folder or hub name"),
+                                ("validation", "&Validation", "empty = split off the training data"),
+                                ("test", "T&est", "empty = split off the training data"),
+                                ("label_names", "Label na&mes", "optional CSV: id, name")):
+            pe = PathEdit(placeholder=ph, folder=name != "label_names")
+            pe.setToolTip(field_help("data", name))
+            pe.committed.connect(lambda v, n=name: self._set_path(n, v))
+            lab = QLabel(label)
+            lab.setBuddy(pe.edit)
+            ff.addRow(lab, pe)
+            self.paths[name] = pe
+        lv.addWidget(files)
+
+        cols = QGroupBox("Columns", left)
+        cf = QFormLayout(cols)
+        self.text_combo = QComboBox()
+        self.label_combo = QComboBox()
+        for combo, dotted, label in ((self.text_combo, "data.text_column", "Te&xt column"),
+                                     (self.label_combo, "data.label_column", "&Label column")):
+            combo.setToolTip(field_help("data", dotted.split(".")[1]))
+            combo.activated.connect(lambda _i, c=combo, d=dotted: self._set_column(d, c))
+            lab = QLabel(label)
+            lab.setBuddy(combo)
+            cf.addRow(lab, combo)
+        lv.addWidget(cols)
+
+        self.split_form = ConfigForm(ctx.project, "data", fields=["validation_ratio", "test_ratio", "max_length",
+                                                                  "group_by_length", "drop_cross_split_duplicates"],
+                                     default_group="Splits and tokens")
+        self.split_form.edited.connect(self._setting_edited)
+        lv.addWidget(self.split_form)
+        self.augment_form = ConfigForm(ctx.project, "data", fields=["augment_copies", "augment_p", "augment_ops"],
+                                       default_group="Augmentation (training texts only)")
+        lv.addWidget(self.augment_form)
+        self.project_form = ConfigForm(ctx.project, "", fields=["name", "run_dir", "seed"], default_group="Project")
+        self.project_form.edited.connect(self._setting_edited)
+        lv.addWidget(self.project_form)
+        lv.addStretch(1)
+
+        # -------- right: preview, charts, report
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.preview_status = QLabel("No data loaded.")
+        self.preview_status.setWordWrap(True)
+        self.reload_button = QPushButton("Reloa&d")
+        self.reload_button.setToolTip("Read the data again and redo the checks")
+        self.reload_button.clicked.connect(self.reload)
+        bar.addWidget(self.preview_status, 1)
+        bar.addWidget(self.reload_button)
+        rv.addLayout(bar)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.table = read_only_table(split, [])
+        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table.setWordWrap(False)
+        split.addWidget(self.table)
+        charts = QWidget()
+        ch = QHBoxLayout(charts)
+        ch.setContentsMargins(0, 0, 0, 0)
+        self.class_chart = BarChart("Examples per class and split", "examples")
+        self.length_chart = Histogram("Token lengths of the training texts", "tokens")
+        ch.addWidget(self.class_chart, 1)
+        ch.addWidget(self.length_chart, 1)
+        split.addWidget(charts)
+        report = QWidget()
+        rl = QVBoxLayout(report)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings = QLabel("")
+        self.warnings.setObjectName("warningText")
+        self.warnings.setWordWrap(True)
+        self.warnings.hide()
+        self.length_note = QLabel("")
+        self.length_note.setWordWrap(True)
+        rl.addWidget(self.summary)
+        rl.addWidget(self.length_note)
+        rl.addWidget(self.warnings)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 4)
+        rv.addWidget(split, 1)
+        rv.addWidget(report)
+
+        self.body_layout.addWidget(settings_and_panel(left, right))
+
+        self._analysis_timer = QTimer(self)
+        self._analysis_timer.setSingleShot(True)
+        self._analysis_timer.setInterval(600)  # settle rapid edits (spin boxes) into one analysis
+        self._analysis_timer.timeout.connect(self.run_analysis)
+        ctx.tasks.busy_changed.connect(self._tasks_busy)
+
+    # ---------------------------------------------------------- page API
+    def forms(self) -> list[ConfigForm]:
+        return [self.split_form, self.augment_form, self.project_form]
+
+    def pending_work(self) -> bool:
+        return self._analysis_timer.isActive()
+
+    def status_text(self) -> str:
+        if self.analysis and self.analysis.get("report"):
+            return f"{sum(sum(c.values()) for c in self.analysis['report'].counts.values())} texts"
+        return "" if self.project.config.data.train else "choose data"
+
+    def on_project_loaded(self) -> None:
+        d = self.project.config.data
+        base = self.project.config.base_dir
+        for name, pe in self.paths.items():
+            pe.base_dir = base
+            pe.setText(getattr(d, name))
+        for form in self.forms():
+            form.refresh()
+        self.preview_data = self.analysis = None
+        self._show_preview(None)
+        self._show_analysis(None)
+        self._stale_preview = self._stale_analysis = True
+
+    def on_shown(self) -> None:
+        if self._stale_preview:
+            self.load_preview()
+        elif self._stale_analysis:
+            self.schedule_analysis()
+
+    def reload(self) -> None:
+        self._stale_analysis = True
+        self.load_preview()
+
+    # ------------------------------------------------------------ editing
+    def _set_path(self, name: str, value: str) -> None:
+        try:
+            self.project.set(f"data.{name}", value)
+        except Exception as exc:  # ConfigError: show it, keep the old value
+            errors.show_exception(self.ctx.window, "Invalid data setting", exc)
+            self.paths[name].setText(getattr(self.project.config.data, name))
+            return
+        if name == "train":
+            self.load_preview()
+        else:
+            self.schedule_analysis()
+        self.ctx.window.refresh_steps()
+
+    def _set_column(self, dotted: str, combo: QComboBox) -> None:
+        value = combo.currentData() or ""
+        try:
+            self.project.set(dotted, value)
+        except Exception as exc:
+            errors.show_exception(self.ctx.window, "Invalid column", exc)
+            return
+        self.schedule_analysis()
+
+    def _setting_edited(self, dotted: str) -> None:
+        if dotted == "data.max_length":
+            self._update_lengths()
+        else:
+            self.schedule_analysis()
+
+    def on_base_model_changed(self) -> None:
+        self._stale_analysis = True
+
+    # ------------------------------------------------------------ preview
+    def load_preview(self) -> None:
+        cfg = self.project.config
+        self._stale_preview = False
+        if not cfg.data.train:
+            self.preview_status.setText("Choose a training data file, folder or hub dataset.")
+            self._show_preview(None)
+            return
+        self.preview_status.setText(f"Reading {cfg.data.train} …")
+        self.ctx.tasks.submit("data-preview", load_preview, cfg.data.train, cfg.base_dir,
+                              on_done=self._preview_done, on_error=self._preview_failed)
+
+    def _preview_done(self, data: dict[str, Any]) -> None:
+        self.preview_data = data
+        self._show_preview(data)
+        self.schedule_analysis(now=True)
+
+    def _preview_failed(self, message: str, details: str) -> None:
+        self.preview_data = None
+        self._show_preview(None)
+        self.preview_status.setText("Could not read the data (see the message).")
+        errors.show_error(self.ctx.window, "Cannot read the data", message, details)
+
+    def _show_preview(self, data: dict[str, Any] | None) -> None:
+        cols = data["columns"] if data else []
+        rows = data["rows"] if data else []
+        self.table.clear()
+        self.table.setColumnCount(len(cols))
+        self.table.setHorizontalHeaderLabels(cols)
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                text = "" if v is None else str(v)
+                item = text_item(text if len(text) < 200 else text[:199] + "…")
+                item.setToolTip(text[:2000])
+                self.table.setItem(i, j, item)
+        if cols:
+            self.table.resizeColumnsToContents()
+            for j in range(len(cols)):
+                self.table.setColumnWidth(j, min(self.table.columnWidth(j), 380))
+            self.preview_status.setText(f"{data['n_rows']} rows, {len(cols)} columns – showing the first {len(rows)}.")
+        detected = data["detected"] if data else ("", "")
+        for combo, current, det in ((self.text_combo, self.project.config.data.text_column, detected[0]),
+                                    (self.label_combo, self.project.config.data.label_column, detected[1])):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(f"{DETECT[:-1]}: {det})" if det else DETECT, "")
+            for c in cols:
+                combo.addItem(c, c)
+            if current and current not in cols:
+                combo.addItem(f"{current} (not in the file)", current)
+            idx = combo.findData(current) if current else 0
+            combo.setCurrentIndex(max(idx, 0))
+            combo.blockSignals(False)
+
+    # ----------------------------------------------------------- analysis
+    def schedule_analysis(self, now: bool = False) -> None:
+        self._stale_analysis = True
+        if not self.isVisible() and not now:
+            return
+        if now:
+            self._analysis_timer.stop()
+            self.run_analysis()
+        else:
+            self._analysis_timer.start()
+
+    def run_analysis(self) -> None:
+        cfg = self.project.config
+        if not cfg.data.train or self.preview_data is None:
+            return
+        self._stale_analysis = False
+        self.summary.setText("Checking the data (splitting, counting classes, measuring token lengths)…")
+        self.ctx.tasks.submit("data-analysis", analyse, copy.deepcopy(cfg.data), cfg.seed, cfg.base_dir,
+                              cfg.teacher.base_model, on_done=self._analysis_done, on_error=self._analysis_failed)
+
+    def _analysis_done(self, data: dict[str, Any]) -> None:
+        self.analysis = data
+        self._show_analysis(data)
+        self.ctx.window.refresh_steps()
+
+    def _analysis_failed(self, message: str, details: str) -> None:
+        # Shown inline, not as a dialog: the check runs by itself after every edit.
+        self.analysis = None
+        self._show_analysis(None)
+        self.summary.setText("The data cannot be used as it is:")
+        self.warnings.setText(message + (f"\n{details.splitlines()[-1]}" if details else ""))
+        self.warnings.show()
+        if details:
+            errors.log_error("Data check failed", message, details)
+
+    def _show_analysis(self, data: dict[str, Any] | None) -> None:
+        if not data:
+            self.class_chart.clear_data()
+            self.length_chart.set_values([])
+            self.length_chart.set_marker(None)
+            self.length_note.setText("")
+            self.summary.setText("")
+            self.warnings.hide()
+            return
+        rep = data["report"]
+        splits = [s for s in ("train", "validation", "test") if s in rep.counts]
+        self.class_chart.set_data(rep.label_names, {s: [rep.counts[s].get(n, 0) for n in rep.label_names] for s in splits})
+        totals = ", ".join(f"{s} {sum(rep.counts[s].values())}" for s in splits)
+        lines = [f"<b>{len(rep.label_names)} classes</b> (text column <i>{rep.text_column}</i>, label column "
+                 f"<i>{rep.label_column}</i>): {totals}."]
+        for split, reasons in rep.dropped.items():
+            for reason, n in reasons.items():
+                if n:
+                    lines.append(f"Dropped from {split}: {n} row(s) ({reason}).")
+        self.summary.setText("<br>".join(lines))
+        warn = list(rep.warnings)
+        if data.get("tokenizer_error"):
+            warn.append(f"token lengths not measured: {data['tokenizer_error']}")
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in warn))
+        self.warnings.setVisible(bool(warn))
+        self.length_chart.set_marker(self.project.config.data.max_length)
+        self.length_chart.set_values(data["lengths"])
+        self._update_lengths()
+
+    def _update_lengths(self) -> None:
+        max_len = self.project.config.data.max_length
+        self.length_chart.set_marker(max_len)
+        if self.analysis and len(self.analysis["lengths"]):
+            lengths = np.asarray(self.analysis["lengths"])
+            self.length_chart.set_values(lengths)
+            share = float((lengths > max_len).mean())
+            self.length_note.setText(f"Token lengths: median {np.median(lengths):.0f}, 95th percentile "
+                                     f"{np.percentile(lengths, 95):.0f}, longest {lengths.max()}; "
+                                     f"<b>{share:.1%}</b> of the training texts are longer than max tokens "
+                                     f"({max_len}) and will be truncated.")
+        else:
+            self.length_note.setText("")
+
+    def _tasks_busy(self, key: str, busy: bool) -> None:
+        if key.startswith("data-"):
+            self.reload_button.setEnabled(not busy)

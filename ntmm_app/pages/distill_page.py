@@ -1,0 +1,367 @@
+"""Distill step: build a small student and train it to imitate the teacher."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGroupBox, QLabel, QLineEdit, QRadioButton, QSpinBox,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from ntmm_engine.config import field_help
+from ntmm_engine.errors import ConfigError
+
+from .. import runinfo
+from ..widgets.config_form import ConfigForm
+from ..widgets.live_plot import LiveTrainingView
+from ..widgets.metrics_view import number_item, read_only_table, text_item
+from ..widgets.path_edit import PathEdit
+from ..workers import job_available
+from .base import AppContext, JobStepPage, settings_and_panel
+from .teacher_page import RECIPE_GROUPS
+
+STUDENT_KINDS = (("shrink", "Shrin&k the teacher (keep some layers)"),
+                 ("checkpoint", "Another &pretrained checkpoint"),
+                 ("fresh", "A fresh small model (random &weights)"))
+RECIPE_FIELDS = ["epochs", "learning_rate", "batch_size", "gradient_accumulation_steps", "eval_batch_size",
+                 "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "warmup_ratio", "lr_scheduler",
+                 "label_smoothing", "max_grad_norm", "precision", "device", "early_stopping_patience",
+                 "early_stopping_metric", "early_stopping_threshold", "logging_steps", "save_total_limit",
+                 "trust_remote_code"]
+DISTILL_FIELDS = ["temperature", "alpha", "cosine_weight", "mse_weight", "cache_teacher", "baseline"]
+FRESH_FIELDS = ["fresh_layers", "fresh_hidden_size", "fresh_heads", "fresh_intermediate_size"]
+
+
+def teacher_layers(folder: Path) -> int | None:
+    """Number of transformer layers of a model folder, from its config.json."""
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key in ("num_hidden_layers", "n_layers", "num_layers"):
+        if isinstance(cfg.get(key), int):
+            return cfg[key]
+    return None
+
+
+class StudentPicker(QGroupBox):
+    def __init__(self, page: "DistillPage") -> None:
+        super().__init__("Student")
+        self.page = page
+        lay = QVBoxLayout(self)
+        self.group = QButtonGroup(self)
+        self.radios: dict[str, QRadioButton] = {}
+        for i, (key, text) in enumerate(STUDENT_KINDS):
+            rb = QRadioButton(text)
+            rb.setToolTip(field_help("distill", "student"))
+            self.group.addButton(rb, i)
+            self.radios[key] = rb
+            lay.addWidget(rb)
+        self.stack = QStackedWidget()
+        lay.addWidget(self.stack)
+
+        shrink = QWidget()
+        sf = QFormLayout(shrink)
+        sf.setContentsMargins(0, 0, 0, 0)
+        self.layers = QSpinBox()
+        self.layers.setRange(1, 96)
+        self.layers.setToolTip(field_help("distill", "num_layers"))
+        self.indices = QLineEdit()
+        self.indices.setPlaceholderText("e.g. 0, 3, 5 (empty = spread evenly)")
+        self.indices.setToolTip(field_help("distill", "layer_indices"))
+        self.indices_error = QLabel()
+        self.indices_error.setObjectName("fieldError")
+        self.indices_error.hide()
+        self.teacher_info = QLabel()
+        self.teacher_info.setObjectName("hint")
+        lab = QLabel("La&yers kept")
+        lab.setBuddy(self.layers)
+        sf.addRow(lab, self.layers)
+        lab2 = QLabel("Layer in&dices")
+        lab2.setBuddy(self.indices)
+        sf.addRow(lab2, self.indices)
+        sf.addRow("", self.indices_error)
+        sf.addRow("", self.teacher_info)
+        self.stack.addWidget(shrink)
+
+        ckpt = QWidget()
+        cf = QFormLayout(ckpt)
+        cf.setContentsMargins(0, 0, 0, 0)
+        self.checkpoint = PathEdit(file=False, folder=True, folder_kind="models", placeholder="folder or hub name")
+        self.checkpoint.setToolTip(field_help("distill", "student_checkpoint"))
+        cf.addRow("Checkpoint", self.checkpoint)
+        self.stack.addWidget(ckpt)
+
+        # fresh_* fields are "advanced" in the config; with "fresh" chosen they are the whole point: shown.
+        self.fresh_form = ConfigForm(page.project, "distill", fields=FRESH_FIELDS, grouped=False, collapse_advanced=False)
+        self.stack.addWidget(self.fresh_form)
+
+        self.teacher = PathEdit(file=False, folder=True, folder_kind="models", placeholder="empty = this project's teacher")
+        self.teacher.setToolTip(field_help("distill", "teacher"))
+        tf = QFormLayout()
+        tf.addRow("&Teacher", self.teacher)
+        lay.addLayout(tf)
+
+        self.group.idClicked.connect(self._kind_clicked)
+        self.layers.valueChanged.connect(lambda v: self._set("distill.num_layers", int(v)))
+        self.indices.textEdited.connect(self._indices_edited)
+        self._kind_after_checkpoint = False
+        self.checkpoint.committed.connect(self._checkpoint_committed)
+        self.teacher.committed.connect(lambda v: (self._set("distill.teacher", v), self.update_teacher_info(),
+                                                  self.page.ctx.window.refresh_steps()))
+
+    def _set(self, dotted: str, value: Any) -> bool:
+        try:
+            self.page.project.set(dotted, value)
+        except ConfigError as exc:
+            from .. import errors
+            errors.show_error(self.page.ctx.window, "Invalid setting", str(exc))
+            return False
+        return True
+
+    def _show_kind(self, idx: int) -> None:
+        """Show one option's fields; the hidden ones take no room (a stack is as tall as its tallest page)."""
+        from PySide6.QtWidgets import QSizePolicy
+        self.stack.setCurrentIndex(idx)
+        for i in range(self.stack.count()):
+            pol = QSizePolicy.Policy.Preferred if i == idx else QSizePolicy.Policy.Ignored
+            self.stack.widget(i).setSizePolicy(pol, pol)
+        self.stack.adjustSize()
+
+    def _kind_clicked(self, idx: int) -> None:
+        kind = STUDENT_KINDS[idx][0]
+        self._show_kind(idx)
+        if kind == "checkpoint" and not self.page.project.config.distill.student_checkpoint:
+            # The config requires a checkpoint name with this choice; ask for it first.
+            self.checkpoint.edit.setFocus()
+            try:
+                self.page.project.set("distill.student", kind)
+            except ConfigError:
+                self._kind_after_checkpoint = True  # set once a checkpoint name is given
+            return
+        self._set("distill.student", kind)
+
+    def _checkpoint_committed(self, value: str) -> None:
+        if self._set("distill.student_checkpoint", value) and value and self._kind_after_checkpoint:
+            self._kind_after_checkpoint = False
+            self._set("distill.student", "checkpoint")
+
+    def _indices_edited(self, text: str) -> None:
+        raw = text.strip()
+        try:
+            values = [int(x) for x in raw.replace(";", ",").split(",") if x.strip()]
+        except ValueError:
+            self._indices_error("whole numbers separated by commas, e.g. 0, 3, 5")
+            return
+        n = self.page.teacher_layer_count()
+        bad = [v for v in values if v < 0 or (n is not None and v >= n)]
+        if bad:
+            self._indices_error(f"layer(s) {bad} do not exist" + (f"; the teacher has layers 0–{n - 1}" if n else ""))
+            return
+        if len(set(values)) != len(values):
+            self._indices_error("each layer only once")
+            return
+        self._indices_error("")
+        self._set("distill.layer_indices", sorted(values))
+        if values:
+            self.layers.blockSignals(True)
+            self.layers.setValue(len(values))
+            self.layers.blockSignals(False)
+            self._set("distill.num_layers", len(values))
+
+    def _indices_error(self, message: str) -> None:
+        self.indices_error.setText(message)
+        self.indices_error.setVisible(bool(message))
+        self.indices.setProperty("invalid", bool(message))
+        self.indices.style().unpolish(self.indices)
+        self.indices.style().polish(self.indices)
+        self.page.update_controls()
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self.indices_error.text())
+
+    def refresh(self) -> None:
+        d = self.page.project.config.distill
+        idx = [k for k, _ in STUDENT_KINDS].index(d.student)
+        self.radios[d.student].setChecked(True)
+        self._show_kind(idx)
+        for w, v in ((self.layers, d.num_layers),):
+            w.blockSignals(True)
+            w.setValue(v)
+            w.blockSignals(False)
+        self.indices.setText(", ".join(map(str, d.layer_indices)))
+        self._indices_error("")
+        self.checkpoint.setText(d.student_checkpoint)
+        self.teacher.setText(d.teacher)
+        self.fresh_form.refresh()
+        self.update_teacher_info()
+
+    def update_teacher_info(self) -> None:
+        n = self.page.teacher_layer_count()
+        if n:
+            self.layers.setMaximum(n)
+            self.teacher_info.setText(f"The teacher has {n} layers (0–{n - 1}).")
+        else:
+            self.layers.setMaximum(96)
+            self.teacher_info.setText("")
+
+
+class DistillPage(JobStepPage):
+    key = "distill"
+    title = "Distill"
+    description = ("Train a small, fast student to copy the teacher's predictions (soft labels at temperature T) "
+                   "plus the true labels. The baseline is the same student trained on labels alone.")
+    job = "distill"
+    event_jobs = ("distill", "baseline")
+    resumable = True
+    start_text = "&Start distilling"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        self.student = StudentPicker(self)
+        lv.addWidget(self.student)
+        self.distill_form = ConfigForm(ctx.project, "distill", fields=DISTILL_FIELDS)
+        lv.addWidget(self.distill_form)
+        self.recipe_form = ConfigForm(ctx.project, "distill", fields=RECIPE_FIELDS, group_order=RECIPE_GROUPS)
+        lv.addWidget(self.recipe_form)
+        lv.addStretch(1)
+        for f in self.forms():
+            f.validity_changed.connect(lambda _ok: self.update_controls())
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.controls)
+        self.live = LiveTrainingView(("distill", "baseline"), loss_components=True)
+        self.comparison = read_only_table(self, ["Model", "Accuracy", "Macro-F1", "Δ macro-F1 vs teacher",
+                                                 "Agreement with teacher", "Parameters"])
+        self.live.add_tab(self.comparison, "C&omparison")
+        rv.addWidget(self.live, 1)
+        self.body_layout.addWidget(settings_and_panel(left, right, left_width=400))
+        self._history_loaded_for: str | None = None
+
+    def forms(self) -> list[ConfigForm]:
+        return [self.distill_form, self.recipe_form, self.student.fresh_form]
+
+    def form_errors(self) -> list[tuple[str, str]]:
+        errs = super().form_errors()
+        if self.student.has_error:
+            errs.append(("distill.layer_indices", self.student.indices_error.text()))
+        return errs
+
+    def teacher_folder(self) -> Path | None:
+        if not self.project.is_open:
+            return None
+        t = self.project.config.distill.teacher
+        return self.project.config.resolve(t) if t else self.project.run_path / "teacher" / "model"
+
+    def teacher_layer_count(self) -> int | None:
+        folder = self.teacher_folder()
+        return teacher_layers(folder) if folder else None
+
+    def prerequisites(self) -> str:
+        if self.project.config.distill.teacher:
+            folder = self.teacher_folder()
+            if folder is None or not (folder / "config.json").is_file():
+                return f"Needs a teacher: the folder {self.project.config.distill.teacher} has no model."
+            return ""
+        if self.project.stage_status("teacher") != "completed":
+            return "Needs a trained teacher: finish the Teacher step first (or name a teacher folder below)."
+        return ""
+
+    def refresh_state(self) -> None:
+        super().refresh_state()
+        blocked = bool(self.needs())
+        if blocked and job_available(self.job):
+            # Keep the student picker usable: its Teacher field is one way to meet the need.
+            self.body.setEnabled(True)
+        for w in (self.distill_form, self.recipe_form, self.live):
+            w.setEnabled(not blocked)
+
+    def on_project_loaded(self) -> None:
+        self.student.refresh()
+        self.distill_form.refresh()
+        self.recipe_form.refresh()
+        self.live.reset()
+        self.live.status.setText("Not started")
+        self.comparison.setRowCount(0)
+        self._history_loaded_for = None
+        self.show_run_folder()
+
+    def on_run_changed(self) -> None:
+        self.student.update_teacher_info()
+        if not self.running:
+            self.show_run_folder()
+
+    def show_run_folder(self, force: bool = False) -> None:
+        run = str(self.project.run_path)
+        if (self._history_loaded_for == run and not force) or self.running:
+            return
+        self._history_loaded_for = run
+        self.live.reset()
+        records = runinfo.history(self.project.run_path, "distill")
+        self.live.load_history(records)
+        result = runinfo.stage_result(self.project.run_path, "distill")
+        if result and self.stage_status() == "completed":
+            self.show_result(result)
+            self.live.status.setText("Completed")
+        else:
+            self.live.status.setText(f"Previous run: {self.stage_status()}" if records else "Not started")
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        rows = []
+        teacher_f1 = None
+        for role in ("teacher", "student", "baseline"):
+            m = runinfo.role_metrics(result, role)
+            if m is None:
+                continue
+            # the baseline has the student's architecture, hence its size
+            params = runinfo.pick(result, f"parameters.{role}", f"{role}.parameters",
+                                  "parameters.student" if role == "baseline" else f"parameters.{role}")
+            if role == "teacher":
+                teacher_f1 = m.get("macro_f1")
+            rows.append((role, m, params))
+        self.comparison.setRowCount(len(rows))
+        for i, (role, m, params) in enumerate(rows):
+            f1 = m.get("macro_f1")
+            delta = f1 - teacher_f1 if isinstance(f1, (int, float)) and isinstance(teacher_f1, (int, float)) else None
+            self.comparison.setItem(i, 0, text_item(role))
+            self.comparison.setItem(i, 1, number_item(m.get("accuracy"), ".4f"))
+            self.comparison.setItem(i, 2, number_item(f1, ".4f"))
+            self.comparison.setItem(i, 3, number_item(delta, "+.4f") if role != "teacher" else text_item("–"))
+            agree = runinfo.pick(result, f"agreement.{role}.test")
+            self.comparison.setItem(i, 4, number_item(agree, ".2%") if role != "teacher" else text_item("–"))
+            self.comparison.setItem(i, 5, number_item(params, ",d") if isinstance(params, int) else text_item("-"))
+        student = runinfo.role_metrics(result, "student")
+        if student:
+            self.live.metrics.show_metrics(student, title="Student, test split")
+        if rows:
+            self.live.tabs.setCurrentWidget(self.comparison)
+
+    # ---------------------------------------------------------- job hooks
+    def on_job_started(self, resume: bool) -> None:
+        self.live.reset()
+        self.comparison.setRowCount(0)
+        if resume:
+            self.live.load_history(runinfo.history(self.project.run_path, "distill"))
+        self._history_loaded_for = str(self.project.run_path)
+
+    def on_job_event(self, ev: Any) -> None:
+        self.live.handle_event(ev)
+
+    def on_job_finished(self, result: Any) -> None:
+        self.live.flush()
+        data = result.to_dict() if hasattr(result, "to_dict") else result
+        if isinstance(data, dict):
+            self.show_result(data)
+
+    def on_job_cancelled(self, result: Any) -> None:
+        self.live.status.setText("Cancelled – Resume continues from the last checkpoint.")
+        self.live.flush()
+
+    def on_job_failed(self, message: str) -> None:
+        self.live.status.setText("Failed: " + message.splitlines()[0])

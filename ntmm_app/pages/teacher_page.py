@@ -1,0 +1,179 @@
+"""Teacher step: choose the base model and recipe, fine-tune, watch it learn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from ntmm_engine.config import BUNDLED_MINILM, field_help
+
+from .. import errors, runinfo
+from ..widgets.config_form import ConfigForm
+from ..widgets.live_plot import LiveTrainingView
+from ..widgets.path_edit import PathEdit
+from .base import AppContext, JobStepPage, settings_and_panel
+
+RECIPE_GROUPS = ("Optimization", "Schedule", "Regularization", "Early stopping", "Precision & device", "Model")
+MODEL_KINDS = [("bundled", "Bundled MiniLM (all-MiniLM-L6-v2, offline)"), ("folder", "Local model folder"),
+               ("hub", "Hugging Face hub name")]
+
+
+class BaseModelPicker(QGroupBox):
+    """Bundled MiniLM, a local save_pretrained folder, or a hub name -> one config string."""
+
+    def __init__(self, page: "TeacherPage") -> None:
+        super().__init__("Base model")
+        self.page = page
+        form = QFormLayout(self)
+        self.kind = QComboBox()
+        for key, text in MODEL_KINDS:
+            self.kind.addItem(text, key)
+        self.kind.setToolTip(field_help("teacher", "base_model"))
+        self.source = PathEdit(file=False, folder=True, folder_kind="models", placeholder="folder or org/model-name")
+        self.source.setToolTip(field_help("teacher", "base_model"))
+        lab = QLabel("&Model")
+        lab.setBuddy(self.kind)
+        form.addRow(lab, self.kind)
+        self.source_label = QLabel("Source")
+        self.source_label.setBuddy(self.source.edit)
+        form.addRow(self.source_label, self.source)
+        self.kind.activated.connect(self._kind_changed)
+        self.source.committed.connect(self._source_committed)
+
+    def refresh(self, value: str) -> None:
+        kind = "bundled" if value in ("", BUNDLED_MINILM, "bundled", "bundled:minilm") else (
+            "folder" if value.startswith((".", "/", "~")) or "\\" in value or value.count("/") > 1 else "hub")
+        if kind == "hub":
+            from pathlib import Path
+            p = Path(value).expanduser()
+            if p.is_absolute() or (self.page.project.is_open and (self.page.project.config.resolve(value)).exists()):
+                kind = "folder"
+        self.kind.setCurrentIndex(self.kind.findData(kind))
+        self.source.setText("" if kind == "bundled" else value)
+        self._show_source(kind)
+
+    def _show_source(self, kind: str) -> None:
+        self.source.setVisible(kind != "bundled")
+        self.source_label.setVisible(kind != "bundled")
+        if self.source.folder_button:
+            self.source.folder_button.setVisible(kind == "folder")
+        self.source_label.setText("Folder" if kind == "folder" else "Hub name")
+
+    def _kind_changed(self) -> None:
+        kind = self.kind.currentData()
+        self._show_source(kind)
+        if kind == "bundled":
+            self._apply(BUNDLED_MINILM)
+        elif self.source.text():
+            self._apply(self.source.text())
+        else:
+            self.source.edit.setFocus()
+
+    def _source_committed(self, text: str) -> None:
+        if text:
+            self._apply(text)
+
+    def _apply(self, value: str) -> None:
+        try:
+            self.page.project.set("teacher.base_model", value)
+        except Exception as exc:
+            errors.show_exception(self.page.ctx.window, "Invalid base model", exc)
+            return
+        self.page.ctx.window.page("data").on_base_model_changed()
+
+
+class TeacherPage(JobStepPage):
+    key = "teacher"
+    title = "Teacher"
+    description = ("Fine-tune a pretrained encoder on your data. It becomes the teacher the small student learns from. "
+                   "Hover a setting for what it does; the defaults are a sound start.")
+    job = "teacher"
+    resumable = True
+    start_text = "&Start training"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        self.model_picker = BaseModelPicker(self)
+        lv.addWidget(self.model_picker)
+        self.form = ConfigForm(ctx.project, "teacher", exclude=("base_model",), group_order=RECIPE_GROUPS)
+        self.form.validity_changed.connect(lambda _ok: self.update_controls())
+        lv.addWidget(self.form)
+        lv.addStretch(1)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.controls)
+        self.live = LiveTrainingView(("teacher",))
+        rv.addWidget(self.live, 1)
+        self.body_layout.addWidget(settings_and_panel(left, right))
+        self._history_loaded_for: str | None = None
+
+    def forms(self) -> list[ConfigForm]:
+        return [self.form]
+
+    def prerequisites(self) -> str:
+        if not self.project.config.data.train:
+            return "Needs training data: choose a data file on the Data step first."
+        return ""
+
+    def on_project_loaded(self) -> None:
+        self.model_picker.refresh(self.project.config.teacher.base_model)
+        self.form.refresh()
+        self.live.reset()
+        self.live.status.setText("Not started")
+        self._history_loaded_for = None
+        self.show_run_folder()
+
+    def on_run_changed(self) -> None:
+        if not self.running:
+            self.show_run_folder()
+
+    def show_run_folder(self, force: bool = False) -> None:
+        """Show the curves and metrics of a previous run from the run folder."""
+        run = str(self.project.run_path)
+        if (self._history_loaded_for == run and not force) or self.running:
+            return
+        self._history_loaded_for = run
+        self.live.reset()
+        records = runinfo.history(self.project.run_path, "teacher")
+        self.live.load_history(records)
+        result = runinfo.stage_result(self.project.run_path, "teacher")
+        status = self.stage_status()
+        if result and status == "completed":
+            self.live.metrics.show_metrics(runinfo.split_metrics(result.get("metrics")), title="Test split")
+            self.live.status.setText(f"Completed ({result.get('stop_reason', '')}); model in {result.get('model_dir', '')}")
+            self.live.status.setToolTip(self.live.status.text())
+            total = int(result.get("total_steps") or 1)
+            self.live.progress.setRange(0, max(total, 1))
+            self.live.progress.setValue(min(int(result.get("steps_done") or total), max(total, 1)))
+        elif records:
+            self.live.status.setText(f"Previous run: {status}")
+        else:
+            self.live.status.setText("Not started")
+
+    # ---------------------------------------------------------- job hooks
+    def on_job_started(self, resume: bool) -> None:
+        self.live.reset()
+        if resume:  # show the curves up to the checkpoint, then continue live
+            self.live.load_history(runinfo.history(self.project.run_path, "teacher"))
+        self._history_loaded_for = str(self.project.run_path)
+
+    def on_job_event(self, ev: Any) -> None:
+        self.live.handle_event(ev)
+
+    def on_job_finished(self, result: Any) -> None:
+        metrics = getattr(result, "metrics", {}) or {}
+        self.live.metrics.show_metrics(runinfo.split_metrics(metrics), title="Test split")
+        self.live.flush()
+        self.live.tabs.setCurrentWidget(self.live.metrics)
+
+    def on_job_cancelled(self, result: Any) -> None:
+        self.live.status.setText("Cancelled – a checkpoint was kept; Resume continues from it.")
+        self.live.flush()
+
+    def on_job_failed(self, message: str) -> None:
+        self.live.status.setText("Failed: " + message.splitlines()[0])

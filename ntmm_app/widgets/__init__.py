@@ -1,0 +1,1 @@
+"""Reusable widgets: config forms, live plots, metrics and results views, run controls."""

@@ -1,0 +1,122 @@
+"""Final metrics: accuracy / macro-F1, a per-class table and a shaded confusion matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+
+class NumberItem(QTableWidgetItem):
+    """Sorts by the number in UserRole, not by the displayed text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
+        if isinstance(a, float) and isinstance(b, float):
+            return a < b
+        return super().__lt__(other)
+
+
+def number_item(value: Any, spec: str = ".3f") -> QTableWidgetItem:
+    """A right-aligned, read-only table cell that sorts numerically."""
+    item = NumberItem()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        item.setData(Qt.ItemDataRole.DisplayRole, format(value, spec))
+        item.setData(Qt.ItemDataRole.UserRole, float(value))
+    else:
+        item.setText("-" if value is None else str(value))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def text_item(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def read_only_table(parent: QWidget, columns: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(columns), parent)
+    t.setHorizontalHeaderLabels(columns)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setAlternatingRowColors(True)
+    t.verticalHeader().setVisible(False)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    # No sort until the user clicks a header (setSortingEnabled would sort by column 0 at once).
+    t.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+    return t
+
+
+class MetricsView(QWidget):
+    """Shows one split's metrics dict (as produced by ``classification_metrics``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        self.summary = QLabel("No final metrics yet.", self)
+        self.summary.setObjectName("metricsSummary")
+        lay.addWidget(self.summary)
+        row = QHBoxLayout()
+        self.per_class = read_only_table(self, ["Class", "Precision", "Recall", "F1", "Support"])
+        self.confusion = QTableWidget(0, 0, self)
+        self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.confusion.setToolTip("Confusion matrix: rows are the true class, columns the predicted class.")
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Per class", self))
+        left.addWidget(self.per_class)
+        right = QVBoxLayout()
+        right.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)", self))
+        right.addWidget(self.confusion)
+        row.addLayout(left, 1)
+        row.addLayout(right, 1)
+        lay.addLayout(row, 1)
+
+    def clear(self) -> None:
+        self.summary.setText("No final metrics yet.")
+        self.per_class.setRowCount(0)
+        self.confusion.setRowCount(0)
+        self.confusion.setColumnCount(0)
+
+    def show_metrics(self, m: dict[str, Any] | None, title: str = "Test split") -> None:
+        if not m:
+            self.clear()
+            return
+        acc, f1 = m.get("accuracy"), m.get("macro_f1")
+        parts = [title + ":"]
+        if isinstance(acc, (int, float)):
+            parts.append(f"accuracy {acc:.4f}")
+        if isinstance(f1, (int, float)):
+            parts.append(f"macro-F1 {f1:.4f}")
+        self.summary.setText("  ".join(parts))
+        rows = m.get("per_class") or []
+        self.per_class.setSortingEnabled(False)
+        self.per_class.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            self.per_class.setItem(i, 0, text_item(str(r.get("label", i))))
+            for j, key in enumerate(("precision", "recall", "f1"), start=1):
+                self.per_class.setItem(i, j, number_item(r.get(key)))
+            self.per_class.setItem(i, 4, number_item(r.get("support"), "d"))
+        cm = m.get("confusion_matrix") or []
+        names = [str(r.get("label", i)) for i, r in enumerate(rows)] or [str(i) for i in range(len(cm))]
+        self.confusion.setRowCount(len(cm))
+        self.confusion.setColumnCount(len(cm))
+        self.confusion.setVerticalHeaderLabels(names)
+        self.confusion.setHorizontalHeaderLabels([n if len(n) <= 10 else n[:9] + "…" for n in names])
+        for i, line in enumerate(cm):
+            total = sum(line) or 1
+            for j, v in enumerate(line):
+                item = number_item(int(v), "d")
+                share = v / total
+                base = QColor(46, 139, 87) if i == j else QColor(205, 60, 60)
+                base.setAlphaF(min(0.85, 0.1 + 0.75 * share) if v else 0.0)
+                item.setBackground(base)
+                item.setToolTip(f"true {names[i]}, predicted {names[j] if j < len(names) else j}: {v} ({share:.0%} of the row)")
+                self.confusion.setItem(i, j, item)

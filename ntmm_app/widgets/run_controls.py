@@ -1,0 +1,42 @@
+"""Start / Resume / Cancel buttons with a one-line state, shared by the job pages."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStyle, QWidget
+
+
+class RunControls(QWidget):
+    start_clicked = Signal()
+    resume_clicked = Signal()
+    cancel_clicked = Signal()
+
+    def __init__(self, start_text: str = "&Start", resumable: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        st = self.style()
+        self.start = QPushButton(st.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), start_text, self)
+        self.start.setToolTip("Start this step (Ctrl+R)")
+        self.start.setObjectName("primaryButton")
+        self.resume = QPushButton(st.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward), "Res&ume", self)
+        self.resume.setToolTip("Continue the interrupted run from its last checkpoint")
+        self.resume.setVisible(resumable)
+        self.cancel = QPushButton(st.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "&Cancel", self)
+        self.cancel.setToolTip("Stop at the next step (Esc)")
+        self.state = QLabel(self)
+        self.state.setObjectName("runState")
+        self.state.setWordWrap(True)
+        for b in (self.start, self.resume, self.cancel):
+            lay.addWidget(b)
+        lay.addWidget(self.state, 1)
+        self.start.clicked.connect(self.start_clicked)
+        self.resume.clicked.connect(self.resume_clicked)
+        self.cancel.clicked.connect(self.cancel_clicked)
+        self.set_state(running=False, can_start=True, can_resume=False)
+
+    def set_state(self, *, running: bool, can_start: bool, can_resume: bool, text: str = "") -> None:
+        self.start.setEnabled(can_start and not running)
+        self.resume.setEnabled(can_resume and not running)
+        self.cancel.setEnabled(running)
+        self.state.setText(text)

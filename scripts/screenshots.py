@@ -1,0 +1,93 @@
+"""Screenshots of every step of the NTMM window: ``docs/screenshots/<step>.png``.
+
+    python scripts/screenshots.py [PROJECT.yaml] [--out docs/screenshots] [--size 1280x820] [--scale 2]
+
+Runs on the offscreen platform unless QT_QPA_PLATFORM is set, with a
+throw-away settings file (your real settings are not touched). Without a
+project the demo project is used. Each page is shown, background reads
+(data preview and report, model loading) are waited for, then grabbed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("project", nargs="?", help="project file (default: the demo project)")
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    p.add_argument("--size", default="1280x820", help="window size WxH in device-independent pixels")
+    p.add_argument("--scale", type=float, default=None, help="QT_SCALE_FACTOR (2 = 200%% scaling); adds a suffix")
+    p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for background work per page")
+    p.add_argument("--text", default="72 yo male c/o crushing central chest pain radiating to the left arm, "
+                                      "diaphoretic. ECG: ST elevation.", help="text typed on the Predict page")
+    args = p.parse_args(argv)
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.scale:
+        os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    tmp = tempfile.mkdtemp(prefix="ntmm-shots-")
+    os.environ["NTMM_SETTINGS_FILE"] = str(Path(tmp) / "settings.ini")
+
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer
+
+    from ntmm_app import workers
+    from ntmm_app.app import create_application
+    from ntmm_app.main_window import MainWindow
+
+    app = create_application(["ntmm-screenshots"])
+    win = MainWindow()
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    win.resize(w, h)
+    ok = win.open_project(args.project) if args.project else win.open_demo()
+    if not ok:
+        print("could not open the project", file=sys.stderr)
+        return 1
+    win.show()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = f"@{args.scale:g}x" if args.scale else ""
+
+    def settle(seconds: float) -> None:
+        timer = QElapsedTimer()
+        timer.start()
+        while not win.is_idle() and timer.elapsed() < seconds * 1000:
+            QCoreApplication.processEvents()
+            time.sleep(0.02)
+        for _ in range(20):
+            QCoreApplication.processEvents()
+            time.sleep(0.01)
+
+    for i, page in enumerate(win.pages):
+        win.go_to(i)
+        if page.key == "predict" and args.text:
+            settle(args.wait)
+            page.text.setPlainText(args.text)
+            time.sleep(0.4)
+        settle(args.wait)
+        for live in page.findChildren(type(getattr(win.page("teacher"), "live"))):
+            live.flush()
+        QCoreApplication.processEvents()
+        path = out / f"{page.key}{suffix}.png"
+        win.grab().save(str(path))
+        print(f"wrote {path}")
+    win.project._set_dirty(False)  # never ask to save in a script
+    win.close()
+    workers.wait_all(30000)
+    del app
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Data page: preview, column choice, analysis charts, invalid files."""
+
+from __future__ import annotations
+
+import csv
+
+
+def test_csv_fills_preview_columns_and_charts(make_window, tiny_project, wait_idle, tmp_path):
+    w = make_window(tiny_project)
+    page = w.page("data")
+    wait_idle(w)
+    assert page.table.rowCount() == 50 and page.table.columnCount() == 2
+    headers = [page.table.horizontalHeaderItem(i).text() for i in range(2)]
+    assert headers == ["text", "label"]
+    combo_items = [page.label_combo.itemData(i) for i in range(page.label_combo.count())]
+    assert combo_items == ["", "text", "label"]
+    assert "label" in page.label_combo.itemText(0)  # "(detect automatically: label)"
+    # analysis: classes per split in the bar chart, token lengths in the histogram
+    assert page.class_chart.categories == ["cardio", "gastro", "neuro"]
+    assert set(page.class_chart.series) == {"train", "validation", "test"}
+    assert sum(sum(v) for v in page.class_chart.series.values()) == 60
+    assert len(page.length_chart.values) > 0 and page.length_chart.marker_value == 32
+    assert "60 texts" in w.steps.item(0).text()
+
+    # A file with other column names: the detected columns change and a choice is written to the config.
+    other = tmp_path / "other.csv"
+    with open(other, "w", newline="", encoding="utf-8") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["id", "note", "dept"])
+        for i in range(30):
+            wr.writerow([i, f"patient note number {i} about the {'heart' if i % 2 else 'brain'} and more words", ["a", "b"][i % 2]])
+    page.paths["train"].edit.setText(str(other))
+    page.paths["train"].edit.editingFinished.emit()
+    wait_idle(w)
+    assert w.project.config.data.train == str(other)
+    assert [page.text_combo.itemData(i) for i in range(page.text_combo.count())] == ["", "id", "note", "dept"]
+    idx = page.label_combo.findData("dept")
+    page.label_combo.setCurrentIndex(idx)
+    page.label_combo.activated.emit(idx)
+    assert w.project.config.data.label_column == "dept"
+    assert w.isWindowModified()
+    wait_idle(w)
+    assert page.class_chart.categories == ["a", "b"]
+
+
+def test_invalid_file_shows_error_and_app_stays_usable(make_window, tiny_project, wait_idle, dialogs, tmp_path, easy_csv):
+    w = make_window(tiny_project)
+    page = w.page("data")
+    wait_idle(w)
+    bad = tmp_path / "broken.csv"
+    bad.write_bytes(b"text,label\n\x00\x01\x02 binary \xff\xfe,1\n")
+    page.paths["train"].edit.setText(str(bad))
+    page.paths["train"].edit.editingFinished.emit()
+    wait_idle(w)
+    assert len(dialogs.errors) == 1
+    title, message, details = dialogs.errors[0]
+    assert title == "Cannot read the data" and "binary" in message and details == ""
+    assert page.table.rowCount() == 0
+    # still usable: navigate, and load a good file again
+    w.go_next()
+    assert w.current_page.key == "teacher"
+    w.go_back()
+    page.paths["train"].edit.setText(str(easy_csv))
+    page.paths["train"].edit.editingFinished.emit()
+    wait_idle(w)
+    assert page.table.rowCount() == 50 and len(dialogs.errors) == 1
+    # the error went to the log file as well
+    from ntmm_app.errors import log_path
+    assert "binary" in log_path().read_text(encoding="utf-8")
+
+
+def test_data_problems_are_shown_inline(make_window, tmp_path, tiny_config, wait_idle, dialogs):
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("text,label\n" + "".join(f"note {i} text here,x\n" for i in range(20)))
+    tiny_config.data.train = str(one_class)
+    tiny_config.save(tmp_path / "p.yaml")
+    w = make_window(tmp_path / "p.yaml")
+    page = w.page("data")
+    wait_idle(w)
+    assert dialogs.errors == []
+    assert page.warnings.isVisible() and "only one class" in page.warnings.text()

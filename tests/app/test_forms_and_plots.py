@@ -1,0 +1,141 @@
+"""Config forms (metadata -> widgets, inline validation) and the live training view."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+
+from ntmm_engine.config import RecipeConfig
+from ntmm_engine.events import (CheckpointSaved, Evaluation, JobFinished, JobStarted, LogMessage, Progress, TrainLog,
+                                event_to_dict)
+
+
+@pytest.fixture
+def project(tiny_project):
+    from ntmm_app.project import Project
+    p = Project()
+    p.open(tiny_project)
+    return p
+
+
+def test_form_has_every_recipe_field_grouped_with_advanced_collapsed(qtbot, project):
+    from ntmm_app.widgets.config_form import ConfigForm
+
+    form = ConfigForm(project, "teacher", exclude=("base_model",))
+    qtbot.addWidget(form)
+    recipe = {f.name for f in dataclasses.fields(RecipeConfig)}
+    assert recipe <= set(form.editors)
+    assert isinstance(form.editor("lr_scheduler").input, QComboBox)
+    assert isinstance(form.editor("batch_size").input, QSpinBox)
+    assert isinstance(form.editor("trust_remote_code").input, QCheckBox)
+    assert isinstance(form.editor("learning_rate").input, QLineEdit)
+    assert "Peak learning rate" in form.editor("learning_rate").input.toolTip()
+    assert form.advanced is not None and not form.advanced.isExpanded()
+    adv = {n for n, f in ((f.name, f) for f in dataclasses.fields(RecipeConfig)) if f.metadata.get("advanced")}
+    inner = form.advanced.content()
+    assert all(form.editor(n).isAncestorOf(form.editor(n)) or inner.isAncestorOf(form.editor(n)) for n in adv)
+    assert form.editor("learning_rate").input.text() == "0.005"
+
+
+def test_invalid_values_are_marked_and_not_applied(qtbot, project):
+    from ntmm_app.widgets.config_form import ConfigForm
+
+    form = ConfigForm(project, "teacher", exclude=("base_model",))
+    qtbot.addWidget(form)
+    edit = form.editor("learning_rate").input
+    for bad in ("abc", "-1", "5"):
+        edit.setText(bad)
+        edit.textEdited.emit(bad)
+        assert form.has_errors()
+        assert edit.property("invalid") is True
+        assert project.config.teacher.learning_rate == 5e-3  # unchanged
+    assert "out of range" in form.editor("learning_rate").error.text()
+    edit.setText("3e-4")
+    edit.textEdited.emit("3e-4")
+    assert not form.has_errors() and project.config.teacher.learning_rate == 3e-4
+    assert project.dirty
+
+    # a cross-field rule: validation + test ratio must leave 10% for training
+    data = ConfigForm(project, "data", fields=["validation_ratio", "test_ratio"])
+    qtbot.addWidget(data)
+    data.editor("validation_ratio").input.textEdited.emit("0.45")
+    data.editor("test_ratio").input.textEdited.emit("0.45")
+    assert data.has_errors() and "at least 10%" in data.errors()[0][1]
+    assert project.config.data.test_ratio == 0.1
+
+
+def test_teacher_start_is_blocked_by_an_invalid_field(make_window, tiny_project, wait_idle):
+    w = make_window(tiny_project)
+    page = w.page("teacher")
+    w.go_to(1)
+    assert page.controls.start.isEnabled()
+    page.form.editor("weight_decay").input.textEdited.emit("2")
+    assert not page.controls.start.isEnabled()
+    assert "teacher.weight_decay" in page.controls.state.text()
+    assert page.start() is False and not w.runner.busy
+    page.form.editor("weight_decay").input.textEdited.emit("0.02")
+    assert page.controls.start.isEnabled()
+    wait_idle(w)
+
+
+def train_events(job: str = "teacher", n: int = 40) -> list:
+    evs = [JobStarted(job, total_steps=n, device="cpu", precision="fp32"),
+           Progress(job, phase="preparing data", done=1, total=3)]
+    for step in range(1, n + 1):
+        evs.append(TrainLog(job, step=step, max_steps=n, epoch=step / 10, loss=2.0 / step, learning_rate=1e-4 * (1 - step / n),
+                            samples_per_second=50.0, eta_seconds=(n - step) * 0.5,
+                            extra={"loss_kl": 1.0 / step, "loss_ce": 0.5, "loss_cos": 0.1, "loss_mse": 0.2}))
+        if step % 10 == 0:
+            evs.append(Evaluation(job, step=step, epoch=step / 10, split="validation",
+                                  metrics={"loss": 1.0 / step, "accuracy": 0.5 + step / 100, "macro_f1": 0.4 + step / 100}))
+    evs.append(CheckpointSaved(job, step=n, path="x"))
+    evs.append(LogMessage(job, text="saving"))
+    return evs
+
+
+def test_live_view_plots_events_and_throttles_redraws(qtbot):
+    from ntmm_app.widgets.live_plot import LiveTrainingView
+
+    view = LiveTrainingView(("distill", "baseline"), loss_components=True)
+    qtbot.addWidget(view)
+    view.show()
+    for ev in train_events("distill") + train_events("baseline", 20):
+        view.handle_event(ev)
+    # nothing drawn per event: the timer redraws later
+    assert view.loss_plot.redraws == 0
+    qtbot.waitUntil(lambda: view.loss_plot.redraws >= 1, timeout=2000)
+    assert view.loss_plot.redraws <= 2
+    view.flush()  # the other plots' timers may not have fired yet
+    x, y = view.loss_plot.data("distill:train")
+    assert len(x) == 40 and x[-1] == 40 and y[0] == 2.0
+    assert len(view.loss_plot.data("distill:val_loss")[0]) == 4
+    assert len(view.metric_plot.data("distill:f1")[0]) == 4
+    assert len(view.lr_plot.data("distill:lr")[0]) == 40
+    assert set(view.components_plot.series) == {"loss_kl", "loss_ce", "loss_cos", "loss_mse"}
+    assert len(view.loss_plot.data("baseline:train")[0]) == 20  # second job: its own dashed curve
+    # the bar follows the job training now (the baseline after the distillation)
+    assert view.progress.value() == 20 and view.progress.maximum() == 20
+    assert view.status.text().startswith("baseline epoch")
+    assert "samples/s" in view.status.text() and "ETA" in view.status.text()
+    assert "validation @ step 40" in view.log.toPlainText()
+    view.handle_event(Evaluation("distill", step=40, split="final_test", metrics={
+        "accuracy": 0.9, "macro_f1": 0.88, "per_class": [{"label": "a", "precision": 1, "recall": 0.8, "f1": 0.89, "support": 5},
+                                                         {"label": "b", "precision": 0.8, "recall": 1, "f1": 0.89, "support": 4}],
+        "confusion_matrix": [[4, 1], [0, 4]]}))
+    assert view.metrics.per_class.rowCount() == 2 and view.metrics.confusion.rowCount() == 2
+    assert "0.8800" in view.metrics.summary.text()
+    view.handle_event(JobFinished("distill", status="completed"))
+    assert view.status.text() == "Completed"
+    view.reset()
+    assert view.loss_plot.series == {}
+
+
+def test_live_view_replays_history(qtbot):
+    from ntmm_app.widgets.live_plot import LiveTrainingView
+
+    view = LiveTrainingView(("teacher",))
+    qtbot.addWidget(view)
+    view.load_history([event_to_dict(e) for e in train_events()] + [{"kind": "Unknown"}, {"kind": "TrainLog", "bogus": 1}])
+    assert len(view.loss_plot.data("teacher:train")[0]) == 40

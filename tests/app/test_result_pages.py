@@ -1,0 +1,224 @@
+"""Distill / Optimize / Benchmark / Predict pages with contract-shaped results (fake jobs, fake model)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from fakes import FakePredictor, FakeResult
+
+
+def metrics(f1: float) -> dict:
+    return {"accuracy": f1 + 0.01, "macro_f1": f1,
+            "per_class": [{"label": c, "precision": f1, "recall": f1, "f1": f1, "support": 4} for c in ("cardio", "neuro", "gastro")],
+            "confusion_matrix": [[4, 0, 0], [0, 3, 1], [0, 0, 4]]}
+
+
+# Shaped like ntmm_engine.benchmark's rows.
+BENCH_ROWS = [
+    {"variant": "teacher_fp32", "status": "ok", "macro_f1": 0.91, "agreement": 1.0, "latency_ms_median": 12.0,
+     "latency_ms_p95": 15.0, "throughput_per_s": 90.0, "size_bytes": 87_000_000, "speedup_vs_teacher": 1.0,
+     "compression_vs_teacher": 1.0, "notes": []},
+    {"variant": "student_onnx_int8", "status": "ok", "macro_f1": 0.89, "agreement": 0.95, "latency_ms_median": 2.0,
+     "latency_ms_p95": 2.6, "throughput_per_s": 700.0, "size_bytes": 8_000_000, "speedup_vs_teacher": 6.0,
+     "compression_vs_teacher": 10.9, "notes": []},
+    {"variant": "student_torch_int8", "status": "failed", "message": "no quantized engine", "notes": []},
+]
+
+
+def test_distill_page_shows_comparison(make_window, tiny_project, qtbot, wait_idle):
+    w = make_window(tiny_project)
+    page = w.page("distill")
+    # shaped like DistillResult.to_dict()
+    data = {"teacher_metrics": {"validation": metrics(0.7), "test": metrics(0.9)},
+            "student": {"metrics": {"test": metrics(0.85)}}, "baseline": {"metrics": {"test": metrics(0.8)}},
+            "parameters": {"teacher": 22_000_000, "student": 4_000_000},
+            "agreement": {"student": {"test": 0.95}, "baseline": {"test": 0.9}}}
+
+    def fake_distill(config, on_event=None, cancel=None):
+        from ntmm_engine.events import TrainLog
+        for job in ("distill", "baseline"):
+            on_event(TrainLog(job, step=1, max_steps=2, loss=1.0, extra={"loss_kl": 0.4, "loss_ce": 0.6}))
+        return FakeResult(data=data)
+
+    w.go_to(2)
+    with qtbot.waitSignal(w.runner.finished, timeout=5000):
+        w.runner.start("distill", fake_distill, None)
+    t = page.comparison
+    assert t.rowCount() == 3
+    assert [t.item(i, 0).text() for i in range(3)] == ["teacher", "student", "baseline"]
+    assert t.item(1, 2).text() == "0.8500" and t.item(1, 3).text() == "-0.0500"
+    assert t.item(1, 4).text() == "95.00%"
+    assert t.item(0, 5).text() == "22,000,000" and t.item(2, 5).text() == "4,000,000"
+    assert page.live.tabs.currentWidget() is t
+    page.live.flush()
+    assert set(page.live.components_plot.series) == {"loss_kl", "loss_ce"}
+    wait_idle(w)
+
+
+def test_optimize_page_progress_results_and_flags(make_window, tiny_project, qtbot, wait_idle, dialogs, tmp_path):
+    from ntmm_engine.events import JobFinished, Progress
+
+    w = make_window(tiny_project)
+    page = w.page("optimize")
+    assert "distill" in page.needs().lower() or "installation" in page.needs()
+    # variant check boxes write optimize.variants
+    page.checks["torch_int8"].setChecked(False)
+    assert w.project.config.optimize.variants == ["onnx", "onnx_int8"]
+
+    def fake_optimize(config, on_event=None, cancel=None):
+        on_event(Progress("optimize", phase="onnx: exporting", done=1, total=2))
+        on_event(Progress("optimize", phase="onnx_int8: quantizing", done=1, total=2))
+        on_event(JobFinished("optimize", status="completed"))
+        # shaped like OptimizeResult.to_dict()
+        return FakeResult(data={
+            "reference": {"size_bytes": 16_500_000, "accuracy": 0.86, "macro_f1": 0.85},
+            "variants": {"onnx": {"variant": "onnx", "status": "ok", "size_bytes": 16_000_000, "agreement": 1.0,
+                                  "macro_f1": 0.85, "flagged": False},
+                         "onnx_int8": {"variant": "onnx_int8", "status": "flagged", "size_bytes": 4_000_000,
+                                       "agreement": 0.9, "macro_f1": 0.8, "flagged": True}},
+            "flagged": ["onnx_int8"], "agreement_threshold": 0.99})
+
+    w.go_to(3)
+    with qtbot.waitSignal(w.runner.finished, timeout=5000):
+        w.runner.start("optimize", fake_optimize, None)
+    assert page.progress.isVisible() and list(page.progress.rows) == ["onnx", "onnx_int8"]
+    assert page.progress.table.item(1, 2).text() == "done"
+    t = page.results.table
+    assert t.rowCount() == 3
+    names = [t.item(i, 0).text() for i in range(3)]
+    assert names == ["student (fp32 reference)", "onnx", "onnx_int8"]
+    assert "low agreement" in t.item(2, t.columnCount() - 1).text()
+    assert t.item(2, 0).background().color().name() == "#ffe0b2"
+    assert t.item(2, 6).text() == "4.00"  # size in MB from size_bytes
+    assert t.isColumnHidden(3)  # no latency in optimize results
+    assert page.results.size_chart.categories == names
+    assert "onnx_int8" in page.results.note.text()
+    # no Markdown report from the optimize step: the table is exported
+    assert page.results.export_button.isEnabled()
+    out = tmp_path / "optimize.md"
+    dialogs.save_paths.append(str(out))
+    page.results.export_report()
+    text = out.read_text()
+    assert "| onnx_int8 |" in text and "low agreement" in text and "4.00" in text
+    wait_idle(w)
+
+
+def test_benchmark_page_reads_run_folder_and_exports(make_window, tiny_config, tmp_path, dialogs, wait_idle):
+    run = tiny_config.run_path
+    (run / "teacher" / "model").mkdir(parents=True)
+    (run / "teacher" / "model" / "config.json").write_text("{}")
+    (run / "optimize" / "student_onnx_int8").mkdir(parents=True)
+    (run / "optimize" / "student_onnx_int8" / "model.onnx").write_bytes(b"x")
+    (run / "optimize" / "result.json").write_text(json.dumps({"flagged": ["onnx_int8"], "variants": {}}))
+    (run / "benchmark").mkdir(parents=True)
+    (run / "benchmark" / "benchmark.json").write_text(json.dumps({"rows": BENCH_ROWS}))
+    (run / "benchmark" / "benchmark.md").write_text("# Benchmark\n| variant |\n")
+    tiny_config.save(tmp_path / "p.yaml")
+    w = make_window(tmp_path / "p.yaml")
+    page = w.page("benchmark")
+    assert page.needs() == "" or "installation" in page.needs()
+    assert list(page.checks) == ["teacher_fp32", "student_onnx_int8"] and page.all_check.isChecked()
+    t = page.results.table
+    assert t.rowCount() == 3
+    assert not t.isColumnHidden(3) and not t.isColumnHidden(7)  # latency and speed-up shown
+    assert page.results.latency_chart.series["p50"] == [12.0, 2.0]  # the failed row is left out
+    assert "failed: no quantized engine" in t.item(2, t.columnCount() - 1).text()
+    assert "low agreement" in t.item(1, t.columnCount() - 1).text()  # flagged by the optimize step
+    assert page.results.export_button.isEnabled()
+    out = tmp_path / "exported.md"
+    dialogs.save_paths.append(str(out))
+    page.results.export_report()
+    assert out.read_text().startswith("# Benchmark")
+    # choosing models explicitly writes benchmark.variants
+    page.all_check.setChecked(False)
+    page.checks["teacher_fp32"].setChecked(True)
+    assert w.project.config.benchmark.variants == ["teacher_fp32"]
+    wait_idle(w)
+
+
+def test_predict_page_typed_text_batch_and_compare(make_window, tiny_project, qtbot, monkeypatch, tmp_path, wait_idle):
+    from ntmm_app.pages import predict_page
+
+    monkeypatch.setattr(predict_page, "load_model", lambda path: FakePredictor())
+    w = make_window(tiny_project)
+    page = w.page("predict")
+    w.go_to(5)
+    page.slot_a.add_and_load(str(tmp_path))
+    wait_idle(w)
+    assert page.slot_a.predictor is not None and "3 classes" in page.slot_a.status.text()
+
+    qtbot.keyClicks(page.text, "pain in the heart")
+    assert page.pending_work()  # debounced, not predicted per keystroke
+    wait_idle(w)
+    assert page.view_a.label.text().startswith("cardio")
+    assert page.view_a.bars["cardio"][1].value() == 800
+    assert page.view_a.bars["neuro"][1].format() == "15.0%"
+
+    page.compare.setChecked(True)
+    page.slot_b.add_and_load(str(tmp_path / "other"))
+    wait_idle(w)
+    assert page.view_b.isVisible() and page.view_b.label.text().startswith("cardio")
+
+    texts = tmp_path / "texts.csv"
+    with open(texts, "w", newline="", encoding="utf-8") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["id", "text"])
+        wr.writerows([[1, "the heart is fine"], [2, "headache since monday"], [3, "heart murmur"]])
+    page.predict_file(str(texts))
+    wait_idle(w)
+    t = page.batch_table
+    assert t.rowCount() == 3 and t.columnCount() == 6  # text, label/conf x2, agree
+    assert page.batch_progress.value() == page.batch_progress.maximum()
+    assert "agree on 100.0%" in page.batch_status.text()
+    out = tmp_path / "pred.csv"
+    page.write_csv(str(out))
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [r["label"] for r in rows] == ["cardio", "neuro", "cardio"]
+    assert float(rows[0]["p_cardio"]) == 0.8 and rows[0]["second_label"] == "cardio"
+
+
+def test_run_all_starts_or_says_what_is_missing(make_window, tiny_project, dialogs, wait_idle):
+    from ntmm_app.workers import job_available
+
+    w = make_window(tiny_project)
+    w.run_all()
+    if all(job_available(s) for s in ("teacher", "distill", "optimize", "benchmark")):
+        assert w.runner.busy  # everything is there: it starts
+        w.runner.cancel()
+        w.runner.wait(60000)
+    else:
+        assert not w.runner.busy
+        assert "cannot run" in dialogs.errors[-1][1]
+    wait_idle(w)
+
+
+def test_distill_student_picker(make_window, tiny_project, tiny_bert_dir, wait_idle):
+    w = make_window(tiny_project)
+    page = w.page("distill")
+    sp = page.student
+    cfg = w.project.config.distill
+    sp.indices.setText("0, 1")
+    sp.indices.textEdited.emit("0, 1")
+    assert cfg.layer_indices == [0, 1] and cfg.num_layers == 2
+    sp.indices.textEdited.emit("0, x")
+    assert sp.has_error and page.form_errors()[-1][0] == "distill.layer_indices"
+    sp.indices.textEdited.emit("")
+    assert not sp.has_error and cfg.layer_indices == []
+
+    sp.radios["fresh"].click()
+    assert cfg.student == "fresh" and sp.stack.currentWidget() is sp.fresh_form
+    assert sp.fresh_form.advanced is None  # the fresh-model fields are shown, not collapsed
+    sp.radios["checkpoint"].click()
+    assert cfg.student == "fresh"  # a checkpoint name is needed first
+    sp.checkpoint.edit.setText(str(tiny_bert_dir))
+    sp.checkpoint.edit.editingFinished.emit()
+    assert cfg.student == "checkpoint" and cfg.student_checkpoint == str(tiny_bert_dir)
+
+    # naming a teacher folder meets the "needs a teacher" requirement
+    assert "teacher" in page.needs().lower()
+    sp.teacher.edit.setText(str(tiny_bert_dir))
+    sp.teacher.edit.editingFinished.emit()
+    assert page.needs() == ""
+    assert "2 layers" in sp.teacher_info.text()
+    wait_idle(w)

@@ -1,0 +1,131 @@
+"""JobRunner / TaskManager: events reach the UI thread, outcomes, cancel, one job at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ntmm_engine.errors import DataError
+from ntmm_engine.events import LogMessage
+
+from fakes import FakeResult, slow_job
+
+
+def test_events_arrive_in_ui_thread_and_result_is_delivered(qtbot):
+    from ntmm_app.workers import JobRunner
+
+    runner = JobRunner()
+    seen_threads, events = set(), []
+
+    def on_event(ev):
+        seen_threads.add(threading.current_thread() is threading.main_thread())
+        events.append(ev)
+
+    runner.event.connect(on_event)
+    with qtbot.waitSignal(runner.finished, timeout=10000) as sig:
+        assert runner.start("teacher", slow_job, None, steps=5)
+    assert sig.args[0] == "teacher" and sig.args[1].status == "completed"
+    assert [e.step for e in events] == [1, 2, 3, 4, 5]
+    assert seen_threads == {True}  # queued to the UI thread
+    assert not runner.busy
+
+
+def test_only_one_job_at_a_time_and_cancel(qtbot):
+    from ntmm_app.workers import JobRunner
+
+    runner = JobRunner()
+    states = []
+    runner.busy_changed.connect(states.append)
+    assert runner.start("teacher", slow_job, None)
+    assert runner.busy and runner.current == "teacher"
+    assert not runner.start("distill", slow_job, None)  # refused while busy
+    qtbot.waitUntil(lambda: True, timeout=100)
+    with qtbot.waitSignal(runner.cancelled, timeout=10000) as sig:
+        runner.cancel()
+    assert sig.args[0] == "teacher" and sig.args[1].status == "cancelled"
+    assert states == [True, False]
+    assert not runner.busy
+
+
+def test_user_error_has_no_details_bug_has_traceback(qtbot):
+    from ntmm_app.workers import JobRunner
+
+    def user_error(config, on_event=None, cancel=None):
+        raise DataError("data.csv has no rows.")
+
+    def bug(config, on_event=None, cancel=None):
+        return {}["missing"]
+
+    runner = JobRunner()
+    with qtbot.waitSignal(runner.failed, timeout=10000) as sig:
+        runner.start("teacher", user_error, None)
+    assert sig.args == ["teacher", "data.csv has no rows.", ""]
+    with qtbot.waitSignal(runner.failed, timeout=10000) as sig:
+        runner.start("teacher", bug, None)
+    assert "KeyError" in sig.args[1] and "Traceback" in sig.args[2]
+
+
+def test_queue_runs_in_order_and_stops_on_failure(qtbot):
+    from ntmm_app.workers import JobRunner, JobSpec
+
+    order = []
+
+    def job(name, fail=False):
+        def run(config, on_event=None, cancel=None):
+            order.append(name)
+            on_event(LogMessage(name, text="hi"))
+            if fail:
+                raise DataError("boom")
+            return FakeResult()
+        return run
+
+    runner = JobRunner()
+    with qtbot.waitSignal(runner.queue_done, timeout=10000) as sig:
+        runner.run_queue([JobSpec("teacher", job("teacher"), (None,)), JobSpec("distill", job("distill"), (None,))])
+    assert sig.args == [True] and order == ["teacher", "distill"]
+
+    order.clear()
+    with qtbot.waitSignal(runner.queue_done, timeout=10000) as sig:
+        runner.run_queue([JobSpec("teacher", job("teacher", fail=True), (None,)),
+                          JobSpec("distill", job("distill"), (None,))])
+    assert sig.args == [False] and order == ["teacher"]
+
+
+def test_task_manager_drops_obsolete_results(qtbot):
+    from ntmm_app.workers import TaskManager
+
+    tasks = TaskManager()
+    got = []
+
+    def slow(x, delay):
+        time.sleep(delay)
+        return x
+
+    tasks.submit("k", slow, "old", 0.3, on_done=got.append)
+    tasks.submit("k", slow, "new", 0.0, on_done=got.append)
+    qtbot.waitUntil(lambda: not tasks.busy("k"), timeout=5000)
+    qtbot.wait(400)
+    assert got == ["new"]
+    assert tasks.shutdown()
+
+
+def test_task_progress_and_errors(qtbot):
+    from ntmm_app.workers import TaskManager
+
+    tasks = TaskManager()
+    progress, errs = [], []
+
+    def counted(n, on_progress):
+        for i in range(1, n + 1):
+            on_progress(i, n)
+        return n
+
+    def broken():
+        raise DataError("bad file")
+
+    done = []
+    tasks.submit("a", counted, 3, on_done=done.append, on_progress=lambda d, t: progress.append((d, t)))
+    tasks.submit("b", broken, on_error=lambda m, d: errs.append((m, d)))
+    qtbot.waitUntil(lambda: not tasks.busy(), timeout=5000)
+    assert done == [3] and progress[-1] == (3, 3)
+    assert errs == [("bad file", "")]
