@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     open_initial_project(window, args)
     window.show()
+    if os.environ.get("NTMM_NO_WARMUP") != "1":
+        window.start_warmup()
     probe = os.environ.get("NTMM_STARTUP_PROBE")
     if probe:  # bench/gui_startup.py: record when the window is up, then quit
         from PySide6.QtCore import QTimer

@@ -17,7 +17,7 @@ from . import settings as settings_mod
 from .pages.base import AppContext, JobStepPage, StepPage
 from .project import Project
 from .settings import Settings
-from .workers import PIPELINE, JobRunner, TaskManager, job_available
+from .workers import PIPELINE, JobRunner, TaskManager, job_available, job_title
 
 PROJECT_FILTER = "NTMM project (*.yaml *.yml *.json);;All files (*)"
 STATE_COLORS = {"done": "#2e8b57", "running": "#1d6fa5", "failed": "#c0392b", "cancelled": "#d48a00",
@@ -455,6 +455,17 @@ class MainWindow(QMainWindow):
         if self.isVisible() and self.project.is_open:
             self.current_page.on_shown()
 
+    def start_warmup(self, delay_ms: int = 500) -> None:
+        """Import torch/transformers in the background shortly after the window shows (see warmup.py)."""
+        from . import warmup
+
+        def start() -> None:
+            if not self.runner.busy and not self.tasks.busy("engine-warmup"):
+                warmup.begin()
+                if self.tasks.submit("engine-warmup", warmup.preload) is None:  # the window is closing
+                    warmup.end()
+        QTimer.singleShot(delay_ms, start)
+
     def is_idle(self) -> bool:
         """No background task running or about to start (tests and screenshots wait for this)."""
         return (not self._show_timer.isActive() and not self.tasks.busy()
@@ -484,7 +495,7 @@ class MainWindow(QMainWindow):
 
     def cancel_job(self) -> None:
         if self.runner.busy:
-            self.job_label.setText(f"Cancelling {self.runner.current} at the next step…")
+            self.job_label.setText(f"Cancelling {job_title(self.runner.current).lower()} at the next step…")
             self.runner.cancel()
 
     def run_all(self) -> None:
@@ -515,7 +526,7 @@ class MainWindow(QMainWindow):
         self.runner.run_queue(specs)
 
     def _job_started(self, name: str) -> None:
-        self.job_label.setText(f"Running {name}…" + (f" (then {', '.join(self.runner.pending)})" if self.runner.pending else ""))
+        self.job_label.setText(f"Running {job_title(name).lower()}…" + (f" (then {', '.join(self.runner.pending)})" if self.runner.pending else ""))
         self.job_progress.show()
         if self.runner.queued_run:  # "Run all": follow the job to its page
             idx = next((i for i, c in enumerate(self.page_classes) if c.key == name), None)
@@ -524,18 +535,18 @@ class MainWindow(QMainWindow):
         self.refresh_steps()
 
     def _job_finished(self, name: str, result) -> None:
-        self.statusBar().showMessage(f"{name.capitalize()} finished.", 5000)
+        self.statusBar().showMessage(f"{job_title(name)} finished.", 5000)
         self.project.notify_run_changed()
 
     def _job_failed(self, name: str, message: str, details: str) -> None:
         self.project.notify_run_changed()
         if not self._closing:
-            errors.show_error(self, f"{name.capitalize()} failed", message, details)
+            errors.show_error(self, f"{job_title(name)} failed", message, details)
         else:
             errors.log_error(f"{name} failed", message, details)
 
     def _job_cancelled(self, name: str, result) -> None:
-        self.statusBar().showMessage(f"{name.capitalize()} cancelled.", 5000)
+        self.statusBar().showMessage(f"{job_title(name)} cancelled.", 5000)
         self.project.notify_run_changed()
 
     def _queue_done(self, ok: bool) -> None:
@@ -569,7 +580,7 @@ class MainWindow(QMainWindow):
             if self.runner.busy:
                 answer = QMessageBox.question(
                     self, "A job is running",
-                    f"{self.runner.current.capitalize()} is running. Cancel it and quit? "
+                    f"{job_title(self.runner.current)} is running. Cancel it and quit? "
                     "Training keeps a checkpoint, so it can be resumed later.",
                     QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
                 if answer != QMessageBox.StandardButton.Yes:

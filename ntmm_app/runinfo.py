@@ -34,6 +34,11 @@ def stage_result(run_path: Path, stage: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def lr_find_file(run_path: Path) -> Path:
+    """Where the engine's LR range test saves its curve (``ntmm lr-find`` and the GUI alike)."""
+    return Path(run_path) / "lr_find" / "lr_find.json"
+
+
 def has_checkpoint(run_path: Path, stage: str) -> bool:
     folder = Path(run_path) / stage
     return folder.is_dir() and any(p.is_dir() for p in folder.glob("**/checkpoint-*"))

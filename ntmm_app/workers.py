@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
 
+from . import warmup
 from .qtcompat import guard_singleton_refcounts
 
 guard_singleton_refcounts()  # every engine event is a signal emitted from Python: see qtcompat
@@ -44,6 +45,13 @@ JOBS: dict[str, str] = {
     "benchmark": "ntmm_engine.benchmark:run_benchmark",
 }
 PIPELINE = ("teacher", "distill", "optimize", "benchmark")
+# jobs started from dialogs rather than steps, and their names for people
+JOB_TITLES = {"lr_find": "Learning-rate test"}
+
+
+def job_title(name: str) -> str:
+    """A job's name for status lines and dialogs ("teacher" -> "Teacher")."""
+    return JOB_TITLES.get(name, name.capitalize())
 
 # Every thread started here, until it has finished (tests check none is left running).
 _THREADS: set[QThread] = set()
@@ -145,6 +153,7 @@ class JobThread(QThread):
     def run(self) -> None:  # worker thread
         from ntmm_engine.errors import Cancelled
 
+        warmup.wait()
         try:
             fn = resolve(self.spec.target)
             result = fn(*self.spec.args, on_event=self.on_event, cancel=self.cancel_token, **self.spec.kwargs)
@@ -313,6 +322,8 @@ class TaskThread(QThread):
         self.fn, self.args, self.kwargs = fn, args, kwargs
 
     def run(self) -> None:  # worker thread
+        if self.fn is not warmup.preload:
+            warmup.wait()
         try:
             result = self.fn(*self.args, **self.kwargs)
         except Exception as exc:

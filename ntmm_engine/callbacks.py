@@ -7,7 +7,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .events import CancelToken, CheckpointSaved, Evaluation, EventCallback, JobStarted, TrainLog
+from .events import CancelToken, CheckpointSaved, Evaluation, JobStarted, TrainLog
 
 # Keys of Trainer logs that are not loss components.
 _STANDARD_KEYS = {"loss", "learning_rate", "grad_norm", "epoch", "step", "total_flos", "train_runtime",

@@ -13,7 +13,6 @@ import signal
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 from .config import ProjectConfig, load_config
@@ -39,7 +38,9 @@ class ConsoleView:
                         + (f", resuming {ev.resumed_from}" if ev.resumed_from else ""))
             self._bar((ev.job, "train"), ev.total_steps, f"{ev.job}")
         elif isinstance(ev, TrainLog):
-            bar = self._bar((ev.job, "train"), ev.max_steps, ev.job)
+            # a job that also reports the same steps as a Progress phase (the LR range test) keeps one bar
+            same = self.bar is not None and self.bar_key[0] == ev.job and self.bar.total == ev.max_steps
+            bar = self.bar if same else self._bar((ev.job, "train"), ev.max_steps, ev.job)
             bar.n = ev.step
             post = {"loss": f"{ev.loss:.4f}" if ev.loss is not None else "-",
                     "lr": f"{ev.learning_rate:.2e}" if ev.learning_rate is not None else "-", "ep": f"{ev.epoch:.2f}"}
@@ -164,7 +165,7 @@ def cmd_distill(args) -> int:
     _install_sigint(cancel)
     result = run_distill(cfg, ConsoleView(args.quiet), cancel, resume=args.resume)
     if result.status == "cancelled":
-        print(f"Cancelled. Resume with --resume.")
+        print("Cancelled. Resume with --resume.")
         return 130
     print(result.summary_text())
     return 0

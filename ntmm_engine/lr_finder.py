@@ -27,7 +27,8 @@ from typing import Any, Sequence
 
 from .config import ProjectConfig
 from .errors import Cancelled, ConfigError, NTMMError
-from .events import CancelToken, EventCallback, JobFailed, JobFinished, LogMessage, Progress, ProgressReporter, ignore_event
+from .events import (CancelToken, EventCallback, JobFailed, JobFinished, LogMessage, Progress, ProgressReporter, TrainLog,
+                     ignore_event)
 
 JOB = "lr_find"
 PHASE = "lr range test"
@@ -193,6 +194,7 @@ def _run(config: ProjectConfig, emit: EventCallback, cancel: CancelToken, start_
                               f"batch {t.batch_size} x {t.gradient_accumulation_steps} accumulation"))
     # one event per step (interval 0): steps are slow enough, and the GUI plots the curve live from them
     reporter = ProgressReporter(JOB, PHASE, num_steps, emit, cancel, interval=0.0)
+    t_loop = time.monotonic()
     for k, lr in enumerate(schedule):
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -224,6 +226,10 @@ def _run(config: ProjectConfig, emit: EventCallback, cancel: CancelToken, start_
         losses.append(step_loss)
         smoothed.append(value)
         best = min(best, value)
+        # the curve point itself, for live plots (the GUI draws loss against LR as the test runs)
+        emit(TrainLog(JOB, step=k + 1, max_steps=num_steps, loss=step_loss, learning_rate=lr,
+                      eta_seconds=(time.monotonic() - t_loop) / (k + 1) * (num_steps - k - 1),
+                      extra={"smoothed": value}))
         reporter.advance(message=f"lr {lr:.2e} loss {value:.4f}")
         if value > diverge * best:
             reason = f"diverged at lr {lr:.2e} (smoothed loss {value:.4f} > {diverge:g} x best {best:.4f})"

@@ -457,6 +457,34 @@ def read_texts_file(path: str | Path, column: str | None = None) -> list[str]:
     return list(iter_texts_file(path, column))
 
 
+def texts_file_columns(path: str | Path) -> tuple[list[str], str | None]:
+    """Columns of a CSV/TSV/JSON/JSONL file of records, and the one :func:`read_texts_file` picks
+    when none is named; ``([], None)`` for TXT files and lists of plain strings."""
+    p = Path(path).expanduser()
+    iter_texts_file(p)  # same checks (exists, known type) and errors
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv"):
+            _allow_long_fields()
+            with open(p, newline="", encoding="utf-8-sig") as fh:
+                head: list = list(itertools.islice(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","), DETECT_ROWS))
+        elif suffix in (".jsonl", ".ndjson"):
+            with open(p, encoding="utf-8") as fh:
+                head = list(itertools.islice((_json_line(n, line, p) for n, line in enumerate(fh, 1) if line.strip()), DETECT_ROWS))
+        elif suffix == ".json":
+            data = json.loads(p.read_text(encoding="utf-8"))
+            head = data[:DETECT_ROWS] if isinstance(data, list) else []
+        else:
+            return [], None
+    except (UnicodeDecodeError, csv.Error, ValueError):
+        return [], None  # reading the texts reports the problem with its line
+    rows = [r for r in head if isinstance(r, dict)]
+    if not rows:
+        return [], None
+    cols = [str(c) for c in dict.fromkeys(k for r in rows for k in r if k is not None)]
+    return cols, _text_column(rows, None, p)
+
+
 def iter_texts_file(path: str | Path, column: str | None = None) -> Iterator[str]:
     """Stream the non-blank texts of a file (see :func:`read_texts_file`); CSV, TSV, TXT and JSONL are
     read row by row, so memory does not grow with the file. (A ``.json`` list is read whole.)

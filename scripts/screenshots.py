@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     p.add_argument("--size", default="1280x820", help="window size WxH in device-independent pixels")
     p.add_argument("--scale", type=float, default=None, help="QT_SCALE_FACTOR (2 = 200%% scaling); adds a suffix")
+    p.add_argument("--lr-find", action="store_true",
+                   help="run the learning-rate test for its screenshot (else the project's last saved curve is shown)")
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for background work per page")
     p.add_argument("--text", default="72 yo male c/o crushing central chest pain radiating to the left arm, "
                                       "diaphoretic. ECG: ST elevation.", help="text typed on the Predict page")
@@ -82,6 +84,24 @@ def main(argv: list[str] | None = None) -> int:
         path = out / f"{page.key}{suffix}.png"
         win.grab().save(str(path))
         print(f"wrote {path}")
+        if page.key == "data":  # the augmentation preview tab
+            page.tabs.setCurrentWidget(page.augment_preview)
+            settle(args.wait)
+            extra = out / f"data-augmentation{suffix}.png"
+            win.grab().save(str(extra))
+            print(f"wrote {extra}")
+            page.tabs.setCurrentIndex(0)
+        if page.key == "teacher":  # the learning-rate finder dialog
+            dlg = page.open_lr_finder()
+            dlg.resize(760, 620)
+            if args.lr_find:
+                dlg.run_test()
+                win.runner.wait(30 * 60 * 1000)
+            settle(args.wait)
+            extra = out / f"teacher-lr-finder{suffix}.png"
+            dlg.grab().save(str(extra))
+            print(f"wrote {extra}")
+            dlg.hide()
     win.project._set_dirty(False)  # never ask to save in a script
     win.close()
     workers.wait_all(30000)

@@ -165,6 +165,24 @@ class JobStepPage(StepPage):
         r.busy_changed.connect(lambda _b: self.update_controls())
         self.last_result: Any = None
 
+    def set_body(self, settings: list[QWidget], panel: list[QWidget], left_width: int = 380) -> None:
+        """The job page layout: ``settings`` stacked on the left (scrollable); the run controls,
+        then ``panel`` on the right, where the last widget takes the spare height."""
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        for w in settings:
+            lv.addWidget(w)
+        lv.addStretch(1)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.controls)
+        for i, w in enumerate(panel):
+            rv.addWidget(w, 1 if i == len(panel) - 1 else 0)
+        self.body_layout.addWidget(settings_and_panel(left, right, left_width=left_width))
+        for form in self.forms():
+            form.validity_changed.connect(lambda _ok: self.update_controls())
+
     # -------------------------------------------------------- job hooks
     def job_spec(self, resume: bool = False) -> JobSpec:
         kwargs = {"resume": True} if resume else {}

@@ -11,7 +11,7 @@ from ntmm_engine.errors import ConfigError
 from .. import errors, runinfo
 from ..widgets.config_form import ConfigForm
 from ..widgets.results_view import ResultsView, VariantProgress
-from .base import AppContext, JobStepPage, settings_and_panel
+from .base import AppContext, JobStepPage
 
 KNOWN = tuple(runinfo.KNOWN_VARIANTS)
 
@@ -26,8 +26,6 @@ class BenchmarkPage(JobStepPage):
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        left = QWidget()
-        lv = QVBoxLayout(left)
         box = QGroupBox("Models to measure")
         self.box_layout = QVBoxLayout(box)
         self.all_check = QCheckBox("All &models in the run folder")
@@ -38,22 +36,11 @@ class BenchmarkPage(JobStepPage):
         self.found_note.setObjectName("hint")
         self.found_note.setWordWrap(True)
         self.box_layout.addWidget(self.found_note)
-        lv.addWidget(box)
         self.form = ConfigForm(ctx.project, "benchmark", exclude=("variants",), default_group="Settings")
-        self.form.validity_changed.connect(lambda _ok: self.update_controls())
-        lv.addWidget(self.form)
-        lv.addStretch(1)
-
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(self.controls)
         self.progress = VariantProgress()
-        rv.addWidget(self.progress)
         self.results = ResultsView(lambda: self.project.run_path / "benchmark" if self.project.is_open else None,
                                    lambda: self.project.run_path / "benchmark" / "benchmark.md" if self.project.is_open else None)
-        rv.addWidget(self.results, 1)
-        self.body_layout.addWidget(settings_and_panel(left, right))
+        self.set_body([box, self.form], [self.progress, self.results])
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]

@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter,
-                               QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from ntmm_engine.config import field_help
 
 from .. import errors
+from ..widgets.augment_preview import AugmentPreview
 from ..widgets.charts import BarChart, Histogram
 from ..widgets.config_form import ConfigForm
 from ..widgets.metrics_view import read_only_table, text_item
@@ -21,6 +22,7 @@ from ..widgets.path_edit import PathEdit
 from .base import AppContext, StepPage, settings_and_panel
 
 PREVIEW_ROWS = 50
+AUGMENT_PREVIEW = 4  # texts shown with an augmented copy
 DETECT = "(detect automatically)"
 
 _tokenizers: dict[tuple[str, str], Any] = {}
@@ -46,6 +48,13 @@ def load_preview(source: str, base_dir: str, n: int = PREVIEW_ROWS) -> dict[str,
         detected = ("", "")
     return {"columns": columns, "rows": [[head[c][i] for c in columns] for i in range(len(head[columns[0]]) if columns else 0)],
             "n_rows": len(ds), "detected": detected}
+
+
+def augment_preview(texts: list[str], n: int, seed: int, p: float, ops: list[str]) -> list[tuple[str, str]]:
+    """(original, augmented) pairs, exactly as training would augment them (worker thread)."""
+    from ntmm_engine.augment import preview
+
+    return preview(texts, n=n, seed=seed, p=p, ops=ops)
 
 
 def tokenizer_for(base_model: str, base_dir: str):
@@ -127,9 +136,11 @@ class DataPage(StepPage):
         lv.addWidget(self.split_form)
         self.augment_form = ConfigForm(ctx.project, "data", fields=["augment_copies", "augment_p", "augment_ops"],
                                        default_group="Augmentation (training texts only)")
+        self.augment_form.edited.connect(lambda _d: self.schedule_augment_preview())
         lv.addWidget(self.augment_form)
         self.project_form = ConfigForm(ctx.project, "", fields=["name", "run_dir", "seed"], default_group="Project")
         self.project_form.edited.connect(self._setting_edited)
+        self.project_form.edited.connect(lambda d: d == "seed" and self.schedule_augment_preview())
         lv.addWidget(self.project_form)
         lv.addStretch(1)
 
@@ -148,10 +159,17 @@ class DataPage(StepPage):
         rv.addLayout(bar)
 
         split = QSplitter(Qt.Orientation.Vertical)
-        self.table = read_only_table(split, [])
+        self.tabs = QTabWidget(split)
+        self.table = read_only_table(self.tabs, [])
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setWordWrap(False)
-        split.addWidget(self.table)
+        self.tabs.addTab(self.table, "&Rows")
+        self.augment_preview = AugmentPreview()
+        self.augment_preview.reshuffle.connect(self._next_augment_sample)
+        self.tabs.addTab(self.augment_preview, "A&ugmentation preview")
+        self.tabs.currentChanged.connect(lambda _i: self.schedule_augment_preview())
+        self._augment_sample = 0
+        split.addWidget(self.tabs)
         charts = QWidget()
         ch = QHBoxLayout(charts)
         ch.setContentsMargins(0, 0, 0, 0)
@@ -175,8 +193,9 @@ class DataPage(StepPage):
         rl.addWidget(self.summary)
         rl.addWidget(self.length_note)
         rl.addWidget(self.warnings)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 4)
+        split.setStretchFactor(0, 1)  # rows / augmentation preview
+        split.setStretchFactor(1, 1)  # charts
+        split.setSizes([1, 1])  # start half and half
         rv.addWidget(split, 1)
         rv.addWidget(report)
 
@@ -186,6 +205,10 @@ class DataPage(StepPage):
         self._analysis_timer.setSingleShot(True)
         self._analysis_timer.setInterval(600)  # settle rapid edits (spin boxes) into one analysis
         self._analysis_timer.timeout.connect(self.run_analysis)
+        self._augment_timer = QTimer(self)
+        self._augment_timer.setSingleShot(True)
+        self._augment_timer.setInterval(250)  # one preview after a burst of edits
+        self._augment_timer.timeout.connect(self.run_augment_preview)
         ctx.tasks.busy_changed.connect(self._tasks_busy)
 
     # ---------------------------------------------------------- page API
@@ -193,7 +216,7 @@ class DataPage(StepPage):
         return [self.split_form, self.augment_form, self.project_form]
 
     def pending_work(self) -> bool:
-        return self._analysis_timer.isActive()
+        return self._analysis_timer.isActive() or self._augment_timer.isActive()
 
     def status_text(self) -> str:
         if self.analysis and self.analysis.get("report"):
@@ -210,6 +233,8 @@ class DataPage(StepPage):
             form.refresh()
         self.preview_data = self.analysis = None
         self._show_preview(None)
+        self._augment_sample = 0
+        self.augment_preview.show_message("Load training data to preview augmentation.")
         self._show_analysis(None)
         self._stale_preview = self._stale_analysis = True
 
@@ -245,6 +270,7 @@ class DataPage(StepPage):
             errors.show_exception(self.ctx.window, "Invalid column", exc)
             return
         self.schedule_analysis()
+        self.schedule_augment_preview()
 
     def _setting_edited(self, dotted: str) -> None:
         if dotted == "data.max_length":
@@ -271,6 +297,7 @@ class DataPage(StepPage):
         self.preview_data = data
         self._show_preview(data)
         self.schedule_analysis(now=True)
+        self.schedule_augment_preview()
 
     def _preview_failed(self, message: str, details: str) -> None:
         self.preview_data = None
@@ -309,6 +336,51 @@ class DataPage(StepPage):
             idx = combo.findData(current) if current else 0
             combo.setCurrentIndex(max(idx, 0))
             combo.blockSignals(False)
+
+    # ------------------------------------------------ augmentation preview
+    def preview_texts(self) -> list[str]:
+        """The training texts of the preview rows (text column as chosen, else as detected)."""
+        data = self.preview_data
+        if not data:
+            return []
+        column = self.project.config.data.text_column or data["detected"][0]
+        if column not in data["columns"]:
+            return []
+        j = data["columns"].index(column)
+        return [str(row[j]) for row in data["rows"] if row[j] is not None and str(row[j]).strip()]
+
+    def schedule_augment_preview(self) -> None:
+        if self.tabs.currentWidget() is self.augment_preview:  # only worth doing when someone looks
+            self._augment_timer.start()
+
+    def _next_augment_sample(self) -> None:
+        self._augment_sample += 1
+        self.run_augment_preview()
+
+    def run_augment_preview(self) -> None:
+        self._augment_timer.stop()
+        d = self.project.config.data
+        texts = self.preview_texts()
+        if not texts:
+            self.augment_preview.show_message("Load training data (and pick its text column) to preview augmentation.")
+            return
+        if not d.augment_ops:
+            self.augment_preview.show_message("No augmentation operation is chosen.")
+            return
+        seed = self.project.config.seed + self._augment_sample
+        self.ctx.tasks.submit("data-augment-preview", augment_preview, texts, AUGMENT_PREVIEW, seed,
+                              d.augment_p, list(d.augment_ops), on_done=self._augment_preview_done,
+                              on_error=lambda msg, _det: self.augment_preview.show_message("Preview failed: " + msg))
+
+    def _augment_preview_done(self, pairs: list[tuple[str, str]]) -> None:
+        d = self.project.config.data
+        how = (f"operations {', '.join(d.augment_ops)}, change probability {d.augment_p:g}; negations and "
+               "measurements are never changed. Validation and test texts are never augmented.")
+        if d.augment_copies > 0:
+            note = f"Each training text gets {d.augment_copies} augmented cop{'y' if d.augment_copies == 1 else 'ies'} like these ({how})"
+        else:
+            note = f"Augmentation is off (Augmented copies = 0). With it on, copies would look like these ({how})"
+        self.augment_preview.show_pairs(pairs, note)
 
     # ----------------------------------------------------------- analysis
     def schedule_analysis(self, now: bool = False) -> None:

@@ -18,7 +18,7 @@ from ..widgets.live_plot import LiveTrainingView
 from ..widgets.metrics_view import number_item, read_only_table, text_item
 from ..widgets.path_edit import PathEdit
 from ..workers import job_available
-from .base import AppContext, JobStepPage, settings_and_panel
+from .base import AppContext, JobStepPage
 from .teacher_page import RECIPE_GROUPS
 
 STUDENT_KINDS = (("shrink", "Shrin&k the teacher (keep some layers)"),
@@ -220,28 +220,14 @@ class DistillPage(JobStepPage):
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        left = QWidget()
-        lv = QVBoxLayout(left)
         self.student = StudentPicker(self)
-        lv.addWidget(self.student)
         self.distill_form = ConfigForm(ctx.project, "distill", fields=DISTILL_FIELDS)
-        lv.addWidget(self.distill_form)
         self.recipe_form = ConfigForm(ctx.project, "distill", fields=RECIPE_FIELDS, group_order=RECIPE_GROUPS)
-        lv.addWidget(self.recipe_form)
-        lv.addStretch(1)
-        for f in self.forms():
-            f.validity_changed.connect(lambda _ok: self.update_controls())
-
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(self.controls)
         self.live = LiveTrainingView(("distill", "baseline"), loss_components=True)
         self.comparison = read_only_table(self, ["Model", "Accuracy", "Macro-F1", "Δ macro-F1 vs teacher",
                                                  "Agreement with teacher", "Parameters"])
         self.live.add_tab(self.comparison, "C&omparison")
-        rv.addWidget(self.live, 1)
-        self.body_layout.addWidget(settings_and_panel(left, right, left_width=400))
+        self.set_body([self.student, self.distill_form, self.recipe_form], [self.live], left_width=400)
         self._history_loaded_for: str | None = None
 
     def forms(self) -> list[ConfigForm]:

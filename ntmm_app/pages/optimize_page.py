@@ -13,7 +13,7 @@ from ntmm_engine.errors import ConfigError
 from .. import errors, runinfo
 from ..widgets.config_form import ConfigForm
 from ..widgets.results_view import ResultsView, VariantProgress
-from .base import AppContext, JobStepPage, settings_and_panel
+from .base import AppContext, JobStepPage
 
 VARIANT_TEXT = {"torch_int8": "PyTorch dynamic INT8 (&1)", "onnx": "ONNX fp32 (&2)", "onnx_int8": "ONNX INT8 (&3)"}
 VARIANT_HELP = {"torch_int8": "Linear layers quantized to INT8 at run time; runs with PyTorch.",
@@ -31,8 +31,6 @@ class OptimizePage(JobStepPage):
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        left = QWidget()
-        lv = QVBoxLayout(left)
         box = QGroupBox("Variants")
         bl = QVBoxLayout(box)
         self.checks: dict[str, QCheckBox] = {}
@@ -46,22 +44,11 @@ class OptimizePage(JobStepPage):
         self.variants_error.setObjectName("fieldError")
         self.variants_error.hide()
         bl.addWidget(self.variants_error)
-        lv.addWidget(box)
         self.form = ConfigForm(ctx.project, "optimize", exclude=("variants",), default_group="Settings")
-        self.form.validity_changed.connect(lambda _ok: self.update_controls())
-        lv.addWidget(self.form)
-        lv.addStretch(1)
-
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(self.controls)
         self.progress = VariantProgress()
-        rv.addWidget(self.progress)
         self.results = ResultsView(lambda: self.project.run_path / "optimize" if self.project.is_open else None,
                                    lambda: self.report_path(), title="NTMM optimize: variants vs the fp32 student")
-        rv.addWidget(self.results, 1)
-        self.body_layout.addWidget(settings_and_panel(left, right))
+        self.set_body([box, self.form], [self.progress, self.results])
 
     def report_path(self) -> Path | None:
         if not self.project.is_open:

@@ -35,10 +35,14 @@ def predict_texts(predictor, texts: list[str], on_progress=None) -> list[Any]:
     return predictor.predict(texts, batch_size=32, on_progress=progress)
 
 
-def read_texts(path: str) -> dict[str, Any]:
-    """Texts of a CSV/TSV (text column detected), TXT (one per line), JSON or JSONL file (worker thread)."""
-    from ntmm_engine.predict import read_texts_file
-    return {"texts": read_texts_file(path), "column": ""}
+def read_texts(path: str, column: str = "") -> dict[str, Any]:
+    """Texts of a CSV/TSV, TXT (one per line), JSON or JSONL file, from ``column`` or the detected
+    text column, plus the file's columns for the column chooser (worker thread)."""
+    from ntmm_engine.predict import read_texts_file, texts_file_columns
+
+    columns, detected = texts_file_columns(path)
+    used = column if column in columns else (detected or "")
+    return {"texts": read_texts_file(path, used or None), "column": used, "columns": columns}
 
 
 def prediction_parts(pred: Any) -> tuple[str, dict[str, float]]:
@@ -234,7 +238,17 @@ class PredictPage(StepPage):
         self.batch_progress = QProgressBar()
         self.batch_progress.setRange(0, 1)
         self.batch_progress.setValue(0)
+        self.column_combo = QComboBox()
+        self.column_combo.setToolTip("The column that holds the texts (detected when the file is read)")
+        self.column_combo.setEnabled(False)
+        self.column_combo.setMinimumContentsLength(12)
+        self.column_combo.activated.connect(self._column_chosen)
+        column_label = QLabel("Te&xt column")
+        column_label.setBuddy(self.column_combo)
+        self.batch_path = ""
         row.addWidget(self.open_file)
+        row.addWidget(column_label)
+        row.addWidget(self.column_combo)
         row.addWidget(self.batch_progress, 1)
         row.addWidget(self.save_csv)
         bl.addLayout(row)
@@ -337,17 +351,27 @@ class PredictPage(StepPage):
             s.set_last_folder("data", path)
             self.predict_file(path)
 
-    def predict_file(self, path: str) -> None:
+    def predict_file(self, path: str, column: str = "") -> None:
         if self.slot_a.predictor is None:
             errors.show_error(self.ctx.window, "No model", "Load a model first.")
             return
+        self.batch_path = path
         self.batch_status.setText(f"Reading {path} …")
         self.save_csv.setEnabled(False)
-        self.ctx.tasks.submit("predict-read", read_texts, path, on_done=self._texts_read,
+        self.ctx.tasks.submit("predict-read", read_texts, path, column, on_done=self._texts_read,
                               on_error=lambda m, d: (self.batch_status.setText("Could not read the file."),
                                                      errors.show_error(self.ctx.window, "Cannot read the file", m, d)))
 
+    def _column_chosen(self, _index: int) -> None:
+        column = self.column_combo.currentText()
+        if self.batch_path and column:
+            self.predict_file(self.batch_path, column)
+
     def _texts_read(self, data: dict[str, Any]) -> None:
+        self.column_combo.clear()
+        self.column_combo.addItems(data.get("columns") or [])
+        self.column_combo.setCurrentText(data["column"])
+        self.column_combo.setEnabled(bool(data.get("columns")))
         self.batch_texts = data["texts"]
         self.batch_results = {}
         col = f" (column {data['column']})" if data["column"] else ""
@@ -400,7 +424,8 @@ class PredictPage(StepPage):
                 agree += same
                 t.setItem(i, len(cols) - 1, text_item("yes" if same else "NO"))
         t.setSortingEnabled(True)
-        msg = f"{len(self.batch_texts)} texts classified."
+        column = self.column_combo.currentText() if self.column_combo.isEnabled() else ""
+        msg = f"{len(self.batch_texts)} texts" + (f" (column {column})" if column else "") + " classified."
         if len(keys) == 2 and self.batch_texts:
             msg += f" The two models agree on {agree / len(self.batch_texts):.1%}."
         self.batch_status.setText(msg)

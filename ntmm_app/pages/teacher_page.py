@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QWidget
 
 from ntmm_engine.config import BUNDLED_MINILM, field_help
 
@@ -12,7 +12,7 @@ from .. import errors, runinfo
 from ..widgets.config_form import ConfigForm
 from ..widgets.live_plot import LiveTrainingView
 from ..widgets.path_edit import PathEdit
-from .base import AppContext, JobStepPage, settings_and_panel
+from .base import AppContext, JobStepPage
 
 RECIPE_GROUPS = ("Optimization", "Schedule", "Regularization", "Early stopping", "Precision & device", "Model")
 MODEL_KINDS = [("bundled", "Bundled MiniLM (all-MiniLM-L6-v2, offline)"), ("folder", "Local model folder"),
@@ -94,26 +94,36 @@ class TeacherPage(JobStepPage):
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        left = QWidget()
-        lv = QVBoxLayout(left)
         self.model_picker = BaseModelPicker(self)
-        lv.addWidget(self.model_picker)
         self.form = ConfigForm(ctx.project, "teacher", exclude=("base_model",), group_order=RECIPE_GROUPS)
-        self.form.validity_changed.connect(lambda _ok: self.update_controls())
-        lv.addWidget(self.form)
-        lv.addStretch(1)
-
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(self.controls)
+        self.lr_button = QPushButton("F&ind…")
+        self.lr_button.setToolTip("Learning-rate range test: train a throw-away copy of the base model for a few "
+                                  "steps with a growing learning rate, plot the loss and suggest a rate")
+        self.lr_button.clicked.connect(self.open_lr_finder)
+        self.form.editor("learning_rate").add_trailing(self.lr_button)
+        self._lr_dialog = None
         self.live = LiveTrainingView(("teacher",))
-        rv.addWidget(self.live, 1)
-        self.body_layout.addWidget(settings_and_panel(left, right))
+        self.set_body([self.model_picker, self.form], [self.live])
         self._history_loaded_for: str | None = None
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
+
+    def open_lr_finder(self):
+        """Show the LR range-test dialog (one per page, kept so a running test stays visible)."""
+        if self._lr_dialog is None:
+            from ..widgets.lr_finder_dialog import LRFinderDialog
+
+            self._lr_dialog = LRFinderDialog(
+                self.ctx.runner, snapshot=self.project.snapshot, run_path=lambda: self.project.run_path,
+                current_lr=lambda: float(self.project.get("teacher.learning_rate")), apply=self._apply_lr,
+                settings=self.ctx.settings, parent=self)
+        self._lr_dialog.show_for_project()
+        return self._lr_dialog
+
+    def _apply_lr(self, value: float) -> None:
+        self.project.set("teacher.learning_rate", value)
+        self.form.refresh()
 
     def prerequisites(self) -> str:
         if not self.project.config.data.train:

@@ -15,8 +15,8 @@ import typing
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from ntmm_engine.config import ProjectConfig
 from ntmm_engine.errors import ConfigError
@@ -74,13 +74,20 @@ class FieldEditor(QWidget):
         lay.setSpacing(2)
         self.input = self._make_input()
         self.input.setToolTip(field_tooltip(f))
-        lay.addWidget(self.input)
+        self._row = QHBoxLayout()
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._row.addWidget(self.input, 1)
+        lay.addLayout(self._row)
         self.error = QLabel(self)
         self.error.setObjectName("fieldError")
         self.error.setWordWrap(True)
         self.error.hide()
         lay.addWidget(self.error)
         self.setFocusProxy(self.input)
+
+    def add_trailing(self, widget: QWidget) -> None:
+        """Put a helper widget (e.g. a "Find…" button) to the right of the input."""
+        self._row.addWidget(widget)
 
     # ------------------------------------------------------------ widgets
     def _make_input(self) -> QWidget:

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QSplitter,
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QSizePolicy, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from ntmm_engine.events import (CheckpointSaved, Evaluation, Event, JobFailed, JobFinished, JobStarted, LogMessage,
@@ -159,6 +159,8 @@ class LiveTrainingView(QWidget):
         self.status = QLabel("Not started", self)
         self.status.setObjectName("progressText")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # a long model path must not widen the page (it is clipped; the tooltip has it whole)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.progress, 2)
         row.addWidget(self.status, 3)
         lay.addLayout(row)

@@ -176,6 +176,14 @@ def test_predict_page_typed_text_batch_and_compare(make_window, tiny_project, qt
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert [r["label"] for r in rows] == ["cardio", "neuro", "cardio"]
     assert float(rows[0]["p_cardio"]) == 0.8 and rows[0]["second_label"] == "cardio"
+    # the detected text column is shown, and another one can be chosen (as `ntmm predict --column`)
+    combo = page.column_combo
+    assert combo.isEnabled() and [combo.itemText(i) for i in range(combo.count())] == ["id", "text"]
+    assert combo.currentText() == "text"
+    combo.setCurrentIndex(0)
+    combo.activated.emit(0)
+    wait_idle(w)
+    assert page.batch_texts == ["1", "2", "3"] and "(column id)" in page.batch_status.text()
 
 
 def test_run_all_starts_or_says_what_is_missing(make_window, tiny_project, dialogs, wait_idle):

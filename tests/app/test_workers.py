@@ -129,3 +129,44 @@ def test_task_progress_and_errors(qtbot):
     qtbot.waitUntil(lambda: not tasks.busy(), timeout=5000)
     assert done == [3] and progress[-1] == (3, 3)
     assert errs == [("bad file", "")]
+
+
+def test_workers_wait_for_the_warmup_imports(qtbot, monkeypatch):
+    """While the background warm-up imports run, other tasks and jobs start only after it."""
+    from ntmm_app import warmup
+    from ntmm_app.workers import JobRunner, TaskManager
+
+    release = threading.Event()
+    order: list[str] = []
+
+    def fake_preload(modules=()):  # stands in for the slow imports
+        release.wait(5)
+        order.append("warmup")
+        warmup.end()
+        return []
+
+    monkeypatch.setattr(warmup, "preload", fake_preload)
+    tasks, runner = TaskManager(), JobRunner()
+    warmup.begin()
+    tasks.submit("engine-warmup", warmup.preload)
+    tasks.submit("data-preview", lambda: order.append("task"))
+    runner.start("teacher", slow_job, None, steps=1)
+    qtbot.wait(300)
+    assert order == []  # both wait at the gate
+    release.set()
+    qtbot.waitUntil(lambda: not tasks.busy() and not runner.busy, timeout=10000)
+    assert order[0] == "warmup" and "task" in order
+    assert tasks.shutdown()
+
+
+def test_window_warmup_imports_the_engine_and_freezes_the_heap(make_window, tiny_project, wait_idle, dialogs):
+    import gc
+    import sys
+
+    w = make_window(tiny_project)
+    w.start_warmup(delay_ms=0)
+    wait_idle(w, timeout=120000)
+    assert "torch" in sys.modules and "transformers" in sys.modules and "ntmm_engine.teacher" in sys.modules
+    assert gc.get_freeze_count() > 0
+    assert dialogs.errors == []  # the data preview ran after the imports, without import races
+    assert w.page("data").table.rowCount() > 0

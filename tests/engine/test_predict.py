@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from ntmm_engine.errors import DataError, ModelError, NTMMError
-from ntmm_engine.predict import Prediction, label_order, load_predictor, predict_cli, read_texts_file
+from ntmm_engine.predict import (Prediction, label_order, load_predictor, predict_cli, read_texts_file,
+                                 texts_file_columns)
 
 LABELS = ["cardio", "gastro", "neuro"]
 TEXTS = ["patient reports chest pain and high blood pressure", "severe headache with seizure today",
@@ -184,6 +185,12 @@ def test_predict_cli_files_and_outputs(hf_dir, onnx_dir, tmp_path, capsys):
     assert read_texts_file(jl, column="body") == TEXTS[:3]
     with pytest.raises(DataError, match="column 'nope' not found"):
         read_texts_file(jl, column="nope")
+    # the columns a chooser offers, and the one detection picks
+    assert texts_file_columns(src) == (["id", "note"], "note")
+    assert texts_file_columns(jl) == (["body", "n"], "body")
+    assert texts_file_columns(txt) == ([], None)
+    with pytest.raises(DataError, match="not found"):
+        texts_file_columns(tmp_path / "missing.csv")
     jout = tmp_path / "out.json"
     assert predict_cli(_args(model=str(hf_dir), texts=["chest pain"], file=str(txt), out=str(jout))) == 0
     data = json.loads(jout.read_text())
