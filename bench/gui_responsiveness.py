@@ -51,29 +51,37 @@ def synthetic_job(config=None, on_event=None, cancel=None, seconds: float = 5.0,
     return None
 
 
+class TickClock:
+    """A 10 ms QTimer on the UI thread that records the gap between its ticks (ms) and when (s)."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        self.clock = QElapsedTimer()
+        self.clock.start()
+        self.last = [self.clock.nsecsElapsed()]  # a list: the watchdog thread reads it
+        self.gaps: list[float] = []
+        self.when: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = self.clock.nsecsElapsed()
+        self.gaps.append((now - self.last[0]) / 1e6)
+        self.when.append(now / 1e9)
+        self.last[0] = now
+
+
 def measure_warmup(win, diagnose: bool = False) -> dict:
     """Largest gap between 10 ms UI ticks from the window's first show until the app's background
-    warm-up imports (which start once the pages are built) have finished."""
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QTimer
+    warm-up imports have finished."""
+    from PySide6.QtCore import QCoreApplication
 
-    clock = QElapsedTimer()
-    clock.start()
-    last, gaps = [0], []
+    ticks = TickClock()
     stalls: list[str] = []
-    watchdog = start_watchdog(clock, last, stalls, win) if diagnose else None
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        when.append(now / 1e9)
-        last[0] = now
-
-    when: list[float] = []
-
-    timer = QTimer()
-    timer.setInterval(TICK_MS)
-    timer.timeout.connect(tick)
-    timer.start()
+    watchdog = start_watchdog(ticks.clock, ticks.last, stalls, win) if diagnose else None
+    ticks.timer.start()
     win.start_warmup(delay_ms=0)
     t0 = time.perf_counter()
     QCoreApplication.processEvents()
@@ -81,14 +89,14 @@ def measure_warmup(win, diagnose: bool = False) -> dict:
     while (win.tasks.busy("engine-warmup") or "ntmm_engine.teacher" not in sys.modules) and time.perf_counter() - t0 < 180:
         QCoreApplication.processEvents()
         time.sleep(0.001)
-    timer.stop()
+    ticks.timer.stop()
     if watchdog:
         watchdog.set()
     for text in stalls:
         print("[warm-up]", text)
     if diagnose:
-        print("[warm-up] largest gaps (ms @ s):", sorted(zip(gaps, when), reverse=True)[:6])
-    return {"seconds": round(time.perf_counter() - t0, 2), "largest_gap_ms": round(max(gaps[1:] or [0]), 1)}
+        print("[warm-up] largest gaps (ms @ s):", sorted(zip(ticks.gaps, ticks.when), reverse=True)[:6])
+    return {"seconds": round(time.perf_counter() - t0, 2), "largest_gap_ms": round(max(ticks.gaps[1:] or [0]), 1)}
 
 
 def start_watchdog(clock, last, stalls: list[str], win, threshold_ms: float = 50.0):
@@ -138,7 +146,7 @@ def main() -> None:
     os.environ["NTMM_SETTINGS_FILE"] = str(Path(tmp) / "settings.ini")
     os.environ.setdefault("NTMM_HOME", str(Path(tmp) / "home"))
 
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QTimer
+    from PySide6.QtCore import QCoreApplication, QTimer
 
     from ntmm_app import workers
     from ntmm_app.app import create_application
@@ -162,28 +170,17 @@ def main() -> None:
         QCoreApplication.processEvents()
         time.sleep(0.01)
 
-    lateness: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        lateness.append(max(0.0, (now - last[0]) / 1e6 - TICK_MS))
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(TICK_MS)
-    timer.timeout.connect(tick)
+    ticks = TickClock()
     delivered = [0]
     win.runner.event.connect(lambda _ev: delivered.__setitem__(0, delivered[0] + 1))
     live = win.page(job_page).live
     redraws0 = live.loss_plot.redraws
 
     stalls: list[str] = []
-    watchdog = start_watchdog(clock, last, stalls, win) if args.diagnose else None
+    watchdog = start_watchdog(ticks.clock, ticks.last, stalls, win) if args.diagnose else None
     t0 = time.perf_counter()
-    timer.start()
+    ticks.last[0] = ticks.clock.nsecsElapsed()
+    ticks.timer.start()
     if args.real:
         win.page("teacher").start()
         QTimer.singleShot(int(args.seconds * 1000), win.runner.cancel)
@@ -193,10 +190,10 @@ def main() -> None:
         QCoreApplication.processEvents()
         time.sleep(0.001)
     elapsed = time.perf_counter() - t0
-    timer.stop()
+    ticks.timer.stop()
     live.flush()
     points = len(live.loss_plot.data("distill:train" if not args.real else "teacher:train")[0])
-    lat = np.asarray(lateness) if lateness else np.zeros(1)
+    lat = np.maximum(np.asarray(ticks.gaps) - TICK_MS, 0.0) if ticks.gaps else np.zeros(1)
     summary = {
         "job": "teacher (real, cancelled after --seconds)" if args.real else f"synthetic, {args.rate:.0f} events/s",
         "seconds": round(elapsed, 2), "events_delivered": delivered[0],
@@ -204,7 +201,7 @@ def main() -> None:
         "redraws": live.loss_plot.redraws - redraws0, "redraws_per_s": round((live.loss_plot.redraws - redraws0) / elapsed, 1),
         "tick_lateness_ms_p50": round(float(np.percentile(lat, 50)), 2),
         "tick_lateness_ms_p99": round(float(np.percentile(lat, 99)), 2),
-        "tick_lateness_ms_max": round(float(lat.max()), 2), "ticks": len(lateness),
+        "tick_lateness_ms_max": round(float(lat.max()), 2), "ticks": len(ticks.gaps),
         "largest_gap_ms": round(float(lat.max()) + TICK_MS, 2),
         "warmup": warm,
     }
@@ -222,7 +219,7 @@ def main() -> None:
         f"{summary['curve_points']} | {summary['redraws_per_s']} | {summary['tick_lateness_ms_p50']} | "
         f"{summary['tick_lateness_ms_p99']} | {summary['tick_lateness_ms_max']} | {summary['largest_gap_ms']} |",
         "",
-        (f"Start-up (pages built, data preview, then background warm-up imports; before the job): {warm['seconds']} s, largest tick gap "
+        (f"Start-up (pages built, data preview and background warm-up imports; before the job): {warm['seconds']} s, largest tick gap "
          f"{warm['largest_gap_ms']} ms.\n" if warm else ""),
         f"UI lag: how late a {TICK_MS} ms timer on the UI thread fired while the job ran (what a user feels as a sluggish "
         "window); the largest gap is the longest time between two ticks. Curves are redrawn from a timer (about 10 per second), never per event. "

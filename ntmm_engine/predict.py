@@ -462,27 +462,31 @@ def texts_file_columns(path: str | Path) -> tuple[list[str], str | None]:
     when none is named; ``([], None)`` for TXT files and lists of plain strings."""
     p = Path(path).expanduser()
     iter_texts_file(p)  # same checks (exists, known type) and errors
-    suffix = p.suffix.lower()
     try:
-        if suffix in (".csv", ".tsv"):
-            _allow_long_fields()
-            with open(p, newline="", encoding="utf-8-sig") as fh:
-                head: list = list(itertools.islice(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","), DETECT_ROWS))
-        elif suffix in (".jsonl", ".ndjson"):
-            with open(p, encoding="utf-8") as fh:
-                head = list(itertools.islice((_json_line(n, line, p) for n, line in enumerate(fh, 1) if line.strip()), DETECT_ROWS))
-        elif suffix == ".json":
-            data = json.loads(p.read_text(encoding="utf-8"))
-            head = data[:DETECT_ROWS] if isinstance(data, list) else []
-        else:
-            return [], None
+        rows = [r for r in itertools.islice(_records(p, p.suffix.lower()), DETECT_ROWS) if isinstance(r, dict)]
     except (UnicodeDecodeError, csv.Error, ValueError):
         return [], None  # reading the texts reports the problem with its line
-    rows = [r for r in head if isinstance(r, dict)]
     if not rows:
         return [], None
     cols = [str(c) for c in dict.fromkeys(k for r in rows for k in r if k is not None)]
     return cols, _text_column(rows, None, p)
+
+
+def _records(p: Path, suffix: str) -> Iterator[Any]:
+    """Rows of a CSV/TSV (dicts) or JSONL/JSON file (dicts or strings), streamed where the format allows;
+    nothing for other files."""
+    if suffix in (".csv", ".tsv"):
+        _allow_long_fields()
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            yield from csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+    elif suffix in (".jsonl", ".ndjson"):
+        with open(p, encoding="utf-8") as fh:
+            yield from (_json_line(n, line, p) for n, line in enumerate(fh, 1) if line.strip())
+    elif suffix == ".json":
+        data = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise DataError(f"{p}: expected a JSON list of texts or of objects.")
+        yield from data
 
 
 def iter_texts_file(path: str | Path, column: str | None = None) -> Iterator[str]:
@@ -505,36 +509,18 @@ def iter_texts_file(path: str | Path, column: str | None = None) -> Iterator[str
 def _iter_texts(p: Path, suffix: str, column: str | None) -> Iterator[str]:
     where = "the start"
     try:
-        if suffix in (".csv", ".tsv"):
-            _allow_long_fields()
-            with open(p, newline="", encoding="utf-8-sig") as fh:
-                reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-                head = list(itertools.islice(reader, DETECT_ROWS))
-                col = _text_column(head, column, p)
-                for n, row in enumerate(itertools.chain(head, reader), 2):
-                    where = f"row {n}"
-                    t = _row_text(row, col)
-                    if t:
-                        yield t
-            return
-        if suffix in (".jsonl", ".ndjson"):
-            with open(p, encoding="utf-8") as fh:
-                rows = (_json_line(n, line, p) for n, line in enumerate(fh, 1) if line.strip())
-                head = list(itertools.islice(rows, DETECT_ROWS))
-                if head and all(isinstance(r, str) for r in head):
-                    col = None
-                else:
-                    col = _text_column(head, column, p)
-                for r in itertools.chain(head, rows):
-                    t = r.strip() if isinstance(r, str) else _row_text(r, col)
-                    if t:
-                        yield t
+        if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
+            rows = _records(p, suffix)
+            head = list(itertools.islice(rows, DETECT_ROWS))
+            col = None if head and all(isinstance(r, str) for r in head) else _text_column(head, column, p)
+            for n, r in enumerate(itertools.chain(head, rows), 2):
+                where = f"row {n}"
+                t = r.strip() if isinstance(r, str) else _row_text(r, col)
+                if t:
+                    yield t
             return
         if suffix == ".json":
-            data = json.loads(p.read_text(encoding="utf-8"))
-            if not isinstance(data, list):
-                raise DataError(f"{p}: expected a JSON list of texts or of objects.")
-            yield from _texts_from_rows(data, column, p)
+            yield from _texts_from_rows(list(_records(p, suffix)), column, p)
             return
         with open(p, encoding="utf-8") as fh:  # .txt: one text a line
             for n, line in enumerate(fh, 1):
