@@ -23,8 +23,11 @@ import gc
 import importlib
 import threading
 
-# What the training jobs import first; the rest follows from these.
-HEAVY_MODULES = ("torch", "transformers", "datasets", "ntmm_engine.teacher", "ntmm_engine.distill")
+# What the training jobs import first; the rest follows from these. "module:name" also fetches a
+# name: transformers loads its parts lazily, and Trainer alone pulls in 1.4k modules (accelerate,
+# scipy, sklearn) in 1.5 s, which otherwise happened at the start of every first job, after the freeze.
+HEAVY_MODULES = ("torch", "transformers", "datasets", "transformers:Trainer", "transformers:AutoTokenizer",
+                 "transformers:AutoModelForSequenceClassification", "ntmm_engine.teacher", "ntmm_engine.distill")
 
 
 _idle = threading.Event()
@@ -51,9 +54,12 @@ def preload(modules: tuple[str, ...] = HEAVY_MODULES) -> list[str]:
     done = []
     try:
         for name in modules:
+            module, _, attr = name.partition(":")
             try:
-                importlib.import_module(name)
-            except ImportError:  # an installation without some engine part: its page says so
+                loaded = importlib.import_module(module)
+                if attr:
+                    getattr(loaded, attr)
+            except (ImportError, AttributeError):  # an installation without some engine part: its page says so
                 continue
             done.append(name)
         gc.freeze()

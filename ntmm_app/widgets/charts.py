@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from .live_plot import FALLBACK
+from .live_plot import FALLBACK, show_grid
 
 SERIES_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"] + FALLBACK
 
@@ -37,7 +37,7 @@ class BarChart(QWidget):
             self.plot.setLabel("bottom", x_label)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.showGrid(x=True, y=False, alpha=0.15)
+        show_grid(self.plot, y=False)
         self.plot.getViewBox().invertY(True)
         self.setMinimumHeight(160)
         self.items: list[pg.BarGraphItem] = []
@@ -89,7 +89,7 @@ class Histogram(pg.PlotWidget):
         self.setLabel("bottom", x_label)
         self.setLabel("left", "texts")
         self.setMenuEnabled(False)
-        self.showGrid(x=True, y=True, alpha=0.15)
+        show_grid(self)
         self.setMinimumHeight(160)
         self.curve = self.plot([], [], stepMode="center", fillLevel=0, brush=pg.mkBrush(31, 119, 180, 120),
                                pen=pg.mkPen("#1f77b4"))

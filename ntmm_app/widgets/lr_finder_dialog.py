@@ -21,7 +21,7 @@ from ntmm_engine.events import JobStarted, Progress, TrainLog
 
 from .. import runinfo
 from ..workers import JobRunner
-from .live_plot import format_eta
+from .live_plot import format_eta, show_grid
 
 JOB = "lr_find"
 TARGET = "ntmm_engine.lr_finder:find_lr"
@@ -79,7 +79,7 @@ class LRFinderDialog(QDialog):
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate (log scale)")
         self.plot.setLabel("left", "training loss")
-        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        show_grid(self.plot, x=False)  # on the log axis, lines at every 2..9 x 10^k would crowd it
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # ticks read 1e-05 … 1, not "x0.001"

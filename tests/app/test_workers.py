@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+
+import pytest
 
 from ntmm_engine.errors import DataError
 from ntmm_engine.events import LogMessage
@@ -170,3 +173,67 @@ def test_window_warmup_imports_the_engine_and_freezes_the_heap(make_window, tiny
     assert gc.get_freeze_count() > 0
     assert dialogs.errors == []  # the data preview ran after the imports, without import races
     assert w.page("data").table.rowCount() > 0
+
+
+def _own_nice() -> int:
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are a Linux feature")
+def test_jobs_run_below_the_ui_thread_priority(qtbot, monkeypatch):
+    """A job's thread (and so torch's worker threads, which inherit it) gets a higher nice value than the UI."""
+    from ntmm_app.workers import JOB_NICE, JobRunner
+
+    seen: list[int] = []
+
+    def job(config=None, on_event=None, cancel=None):
+        seen.append(_own_nice())
+        return FakeResult()
+
+    runner = JobRunner()
+    ui_nice = _own_nice()
+    runner.start("teacher", job)
+    qtbot.waitUntil(lambda: not runner.busy, timeout=5000)
+    assert seen == [max(ui_nice, JOB_NICE)] and _own_nice() == ui_nice  # the UI thread keeps its priority
+
+    monkeypatch.setenv("NTMM_JOB_NICE", "0")  # turned off
+    runner.start("teacher", job)
+    qtbot.waitUntil(lambda: not runner.busy, timeout=5000)
+    assert seen[-1] == ui_nice
+
+
+def test_warmup_preload_fetches_lazy_names_and_skips_missing_ones(monkeypatch):
+    from ntmm_app import warmup
+
+    monkeypatch.setattr(warmup.gc, "freeze", lambda: None)  # keep this test's heap out of it
+    warmup.begin()
+    done = warmup.preload(("json:dumps", "json:no_such_name", "no_such_module_ntmm", "email.mime.text"))
+    assert done == ["json:dumps", "email.mime.text"]
+    warmup.wait(0.1)  # the gate is open again
+
+
+def test_window_warmup_waits_for_tasks_that_started_before_it(make_window, tiny_project, wait_idle, monkeypatch, qtbot):
+    """A task already running (the data preview of the project opened at start-up) would import the same
+    packages at the same time as the warm-up: the warm-up starts only once no worker is running."""
+    from ntmm_app import warmup
+
+    w = make_window(tiny_project)
+    wait_idle(w)
+    started: list[str] = []
+
+    def fake_preload(modules=()):
+        started.append("warmup")
+        warmup.end()
+        return []
+
+    monkeypatch.setattr(warmup, "preload", fake_preload)
+    release = threading.Event()
+    w.tasks.submit("slow-task", lambda: release.wait(5))
+    w.start_warmup(delay_ms=0)
+    qtbot.wait(400)
+    assert started == []  # still waiting for the task
+    release.set()
+    qtbot.waitUntil(lambda: started == ["warmup"], timeout=5000)
+    wait_idle(w)
