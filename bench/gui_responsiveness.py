@@ -87,8 +87,9 @@ def measure_warmup(win, diagnose: bool = False) -> dict:
     win.start_warmup()  # with the app's delay after the window shows
     t0 = time.perf_counter()
     QCoreApplication.processEvents()
-    # until the warm-up has started (it waits for the pages and the data preview) and finished
-    while (win.tasks.busy("engine-warmup") or "ntmm_engine.teacher" not in sys.modules) and time.perf_counter() - t0 < 180:
+    # until the pages are built, the data preview is done and the warm-up (which waits for running
+    # workers) has started and finished
+    while not win.is_idle() and time.perf_counter() - t0 < 180:
         QCoreApplication.processEvents()
         time.sleep(0.001)
     ticks.timer.stop()
@@ -212,7 +213,7 @@ def measure(args) -> dict:
         handled.append((ticks.clock.nsecsElapsed() / 1e9, type(ev).__name__))
 
     win.runner.event.connect(on_event)
-    collections_: list[tuple[float, float, int]] = []  # (end s, ms, generation) of each GC over 5 ms
+    slow_gcs: list[tuple[float, float, int]] = []  # (end s, ms, generation) of each GC over 5 ms
     if args.diagnose:
         import gc
 
@@ -223,7 +224,7 @@ def measure(args) -> dict:
             if phase == "start":
                 gc_start[0] = now
             elif (now - gc_start[0]) > 5e6:
-                collections_.append((now / 1e9, (now - gc_start[0]) / 1e6, info["generation"]))
+                slow_gcs.append((now / 1e9, (now - gc_start[0]) / 1e6, info["generation"]))
 
         gc.callbacks.append(on_gc)
     live = win.page(job_page).live
@@ -263,9 +264,10 @@ def measure(args) -> dict:
     for text in stalls:
         print(text)
     if args.diagnose:
+        gc.callbacks.remove(on_gc)
         for gap, when in sorted(zip(ticks.gaps, ticks.when), reverse=True)[:8]:
             near = [name for t, name in handled if when - gap / 1000 - 0.005 <= t <= when]
-            gcs = [f"{ms:.0f} ms (gen {g})" for t, ms, g in collections_ if when - gap / 1000 - 0.005 <= t <= when]
+            gcs = [f"{ms:.0f} ms (gen {g})" for t, ms, g in slow_gcs if when - gap / 1000 - 0.005 <= t <= when]
             print(f"gap {gap:.0f} ms ending at {when:.2f} s; events handled in it: {', '.join(near) or 'none'}; "
                   f"garbage collections over 5 ms: {', '.join(gcs) or 'none'}")
     win.project._set_dirty(False)

@@ -127,7 +127,9 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(150)
         self._refresh_timer.timeout.connect(self.refresh_steps)
-        self._warmup_pending = False  # start_warmup() called, the imports not yet started
+        self._warmup_timer = QTimer(self)  # active: the warm-up imports are due but not started
+        self._warmup_timer.setSingleShot(True)
+        self._warmup_timer.timeout.connect(self._start_warmup)
         self._show_timer = QTimer(self)
         self._show_timer.setSingleShot(True)
         self._show_timer.setInterval(150)
@@ -458,30 +460,27 @@ class MainWindow(QMainWindow):
 
     def start_warmup(self, delay_ms: int = 500) -> None:
         """Import torch/transformers in the background shortly after the window shows (see warmup.py)."""
-        self._warmup_pending = True
-        QTimer.singleShot(delay_ms, self, self._start_warmup)
+        self._warmup_timer.start(delay_ms)
 
     def _start_warmup(self) -> None:
         from . import warmup
         from .workers import live_threads
 
         if self.runner.busy or self.tasks.busy("engine-warmup"):
-            self._warmup_pending = False
             return  # a job imports what it needs itself
         if live_threads():
             # A task that started before the gate (e.g. the demo's data preview) may be importing the
             # same packages: two first imports at once see half-built modules ("module 'transformers'
             # has no attribute ..."), so wait for a moment without workers.
-            QTimer.singleShot(100, self, self._start_warmup)
+            self._warmup_timer.start(100)
             return
-        self._warmup_pending = False
         warmup.begin()
         if self.tasks.submit("engine-warmup", warmup.preload) is None:  # the window is closing
             warmup.end()
 
     def is_idle(self) -> bool:
         """No background task running or about to start (tests and screenshots wait for this)."""
-        return (not self._show_timer.isActive() and not self.tasks.busy() and not self._warmup_pending
+        return (not self._show_timer.isActive() and not self._warmup_timer.isActive() and not self.tasks.busy()
                 and not any(p.pending_work() for p in self.built_pages()))
 
     def open_run_folder(self) -> None:
