@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ntmm_engine.runfolder import environment_info
+from ntmm_engine.core.environment import environment_info
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -20,7 +20,7 @@ CITATION = ('Medical Abstracts: Schopf, Braun and Matthes, "Evaluating Unsupervi
 
 
 def medical_config(run_dir: Path):
-    from ntmm_engine.config import ProjectConfig
+    from ntmm_engine.core.config import ProjectConfig
 
     if not (MEDICAL / "train.csv").is_file():
         sys.exit(f"Medical Abstracts not found at {MEDICAL} (set NTMM_MEDICAL_DATA)")

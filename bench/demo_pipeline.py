@@ -21,11 +21,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folder", default=str(RESULTS / "runs" / "demo"))
     args = ap.parse_args()
-    from ntmm_engine.cli import ConsoleView
-    from ntmm_engine.config import load_config
-    from ntmm_engine.events import CancelToken, TrainLog
+    from ntmm_engine.cli.console import ConsoleView
+    from ntmm_engine.core.config import load_config
+    from ntmm_engine.core.events import CancelToken, TrainLog
     from ntmm_engine.pipeline import Pipeline
-    from ntmm_engine.project import write_starter
+    from ntmm_engine.core.project import write_starter
 
     folder = Path(args.folder)
     shutil.rmtree(folder, ignore_errors=True)

@@ -39,8 +39,8 @@ def main() -> None:
     ap.add_argument("--tag", default="")
     ap.add_argument("--set", action="append", default=[])
     args = ap.parse_args()
-    from ntmm_engine.cli import ConsoleView
-    from ntmm_engine.distill import run_distill
+    from ntmm_engine.cli.console import ConsoleView
+    from ntmm_engine.distill.job import run_distill
 
     teacher_run = RESULTS / "runs" / "medical"
     run = RESULTS / "runs" / (f"medical-{args.tag}" if args.tag else "medical")

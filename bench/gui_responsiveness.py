@@ -32,7 +32,7 @@ TICK_MS = 10
 
 def synthetic_job(config=None, on_event=None, cancel=None, seconds: float = 5.0, rate: float = 2000.0):
     """Emit TrainLog/Evaluation events at ``rate`` per second for ``seconds`` (like a very fast trainer)."""
-    from ntmm_engine.events import Evaluation, JobFinished, JobStarted, TrainLog
+    from ntmm_engine.core.events import Evaluation, JobFinished, JobStarted, TrainLog
 
     total = int(seconds * rate)
     on_event(JobStarted("distill", total_steps=total))

@@ -30,8 +30,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="use the range test saved by an earlier run")
     ap.add_argument("--train", action="store_true", help="also fine-tune the teacher at the suggested rate")
     args = ap.parse_args()
-    from ntmm_engine.cli import ConsoleView
-    from ntmm_engine.lr_finder import LRFinderResult, find_lr, lr_find_path
+    from ntmm_engine.cli.console import ConsoleView
+    from ntmm_engine.train.lr_finder import LRFinderResult, find_lr, lr_find_path
 
     cfg = medical_config(RESULTS / "runs" / "medical-lrfind")
     chosen = cfg.teacher.learning_rate
@@ -58,7 +58,7 @@ def main() -> None:
     data = {"result": r.to_dict(), "chosen_lr": chosen, "suggestion_over_chosen": ratio,
             "wall_seconds": wall, "peak_rss_mb": peak_rss_mb(), "settings": vars(args)}
     if args.train and r.suggestion:
-        from ntmm_engine.teacher import run_teacher
+        from ntmm_engine.train.teacher import run_teacher
 
         cfg.teacher.learning_rate = float(f"{r.suggestion:.1e}")  # as the GUI's "Apply" rounds it
         t1 = time.monotonic()

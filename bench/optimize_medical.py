@@ -20,9 +20,10 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--sweep", action="store_true")
     args = ap.parse_args()
-    from ntmm_engine.benchmark import markdown_report, run_benchmark
-    from ntmm_engine.cli import ConsoleView
-    from ntmm_engine.optimize import run_optimize
+    from ntmm_engine.benchmark.report import markdown_report
+    from ntmm_engine.benchmark.job import run_benchmark
+    from ntmm_engine.cli.console import ConsoleView
+    from ntmm_engine.export.optimize import run_optimize
 
     cfg = medical_config(RESULTS / "runs" / "medical")
     cfg.distill.teacher = str(cfg.run_path / "teacher" / "model")

@@ -29,7 +29,7 @@ def time_redraws(grid: str, redraws: int) -> list[float]:
     from PySide6.QtWidgets import QApplication
 
     from ntmm_app.widgets.live_plot import LiveTrainingView
-    from ntmm_engine.events import TrainLog
+    from ntmm_engine.core.events import TrainLog
 
     view = LiveTrainingView(("teacher",))
     if grid == "translucent":

@@ -61,8 +61,8 @@ def make_minilm_classifier(folder: Path, layers: int, max_length: int) -> Path:
     """The bundled MiniLM (its first/last layers when ``layers`` < 6) with a fresh 5-class head, save_pretrained."""
     import transformers
 
-    from ntmm_engine.models import bundled_minilm_path, load_classifier, load_tokenizer
-    from ntmm_engine.students import shrink_teacher, spread_layers
+    from ntmm_engine.core.models import bundled_minilm_path, load_classifier, load_tokenizer
+    from ntmm_engine.distill.students import shrink_teacher, spread_layers
 
     src = str(bundled_minilm_path())
     transformers.set_seed(0)
@@ -81,7 +81,9 @@ def rss_mb() -> float:
 
 
 def in_process(model: str, texts_file: Path, out: Path, batch_size: int, n: int, threads: int) -> dict:
-    from ntmm_engine.predict import PredictionWriter, iter_texts_file, load_predictor
+    from ntmm_engine.inference.writers import PredictionWriter
+    from ntmm_engine.inference.textfiles import iter_texts_file
+    from ntmm_engine.inference.predictors import load_predictor
 
     t_load = time.perf_counter()
     pred = load_predictor(model, threads=threads)

@@ -16,8 +16,8 @@ from common import RESULTS, medical_config, md_table, peak_rss_mb, save
 
 def padding_ratio(cfg, steps: int) -> dict:
     """Time the same number of training steps with dynamic and max_length padding."""
-    from ntmm_engine.events import CancelToken, TrainLog
-    from ntmm_engine.teacher import run_teacher
+    from ntmm_engine.core.events import CancelToken, TrainLog
+    from ntmm_engine.train.teacher import run_teacher
 
     out = {}
     for padding in ("longest", "max_length"):
@@ -47,8 +47,8 @@ def main() -> None:
     ap.add_argument("--padding-steps", type=int, default=6)
     ap.add_argument("--skip-train", action="store_true")
     args = ap.parse_args()
-    from ntmm_engine.cli import ConsoleView
-    from ntmm_engine.teacher import run_teacher
+    from ntmm_engine.cli.console import ConsoleView
+    from ntmm_engine.train.teacher import run_teacher
 
     data: dict = {}
     rows = []

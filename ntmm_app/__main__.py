@@ -35,8 +35,8 @@ def open_initial_project(window, args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .app import create_application
     from . import errors
+    from .app import create_application
 
     app = create_application([sys.argv[0]])
     errors.install_excepthook()

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
-from ntmm_engine.resources import resources_dir
+from ntmm_engine.api import resources_dir
 
 from .settings import APPLICATION, ORGANIZATION
 

@@ -2,7 +2,7 @@
 
 User errors (``NTMMError``) are shown as their message alone; bugs show a short
 message with the traceback in "Show Details...". Every error is appended to
-``gui.log`` in the user log folder (``ntmm_engine.resources.log_dir()``).
+``gui.log`` in the user log folder (``ntmm_engine.core.resources.log_dir()``).
 Call through the module (``errors.show_error(...)``) so tests can patch it.
 """
 
@@ -20,7 +20,7 @@ _logger: logging.Logger | None = None
 
 
 def log_path() -> Path:
-    from ntmm_engine.resources import log_dir
+    from ntmm_engine.api import log_dir
     return log_dir() / "gui.log"
 
 
@@ -89,3 +89,10 @@ def install_excepthook() -> None:
         except Exception:
             pass
     sys.excepthook = hook
+
+
+def ask(parent: QWidget | None, title: str, text: str) -> bool:
+    """A Yes/No question whose default is No (the safe answer); True for Yes."""
+    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes

@@ -5,19 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import (QAction, QCloseEvent, QColor, QDesktopServices, QFont, QIcon, QKeySequence, QPainter,
-                           QPixmap)
-from PySide6.QtWidgets import (QFileDialog, QFrame, QScrollArea, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMenu,
-                               QMessageBox, QProgressBar, QPushButton, QStackedWidget, QStyle, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QDesktopServices, QFont, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ntmm_engine.errors import NTMMError
+from ntmm_engine import api
+from ntmm_engine.core.errors import NTMMError
 
 from . import errors
 from . import settings as settings_mod
 from .pages.base import AppContext, JobStepPage, StepPage
 from .project import Project
 from .settings import Settings
-from .workers import PIPELINE, JobRunner, TaskManager, job_available, job_title
+from .workers import JobRunner, JobSpec, TaskManager, job_title
 
 PROJECT_FILTER = "NTMM project (*.yaml *.yml *.json);;All files (*)"
 STATE_COLORS = {"done": "#2e8b57", "running": "#1d6fa5", "failed": "#c0392b", "cancelled": "#d48a00",
@@ -98,6 +114,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._discard = False
         self.stage_plan: dict[str, str] = {}  # the engine pipeline's run | resume | skip per stage
+        self.plan_error = ""  # why the plan could not be made (shown by Run all)
         self.setWindowTitle("NTMM[*]")
 
         from .pages.benchmark_page import BenchmarkPage
@@ -317,8 +334,12 @@ class MainWindow(QMainWindow):
 
     def refresh_steps(self) -> None:
         """Re-evaluate what each step needs and its state in the step list."""
-        from . import runinfo
-        self.stage_plan = runinfo.pipeline_plan(self.project.config) if self.project.is_open else {}
+        self.stage_plan, self.plan_error = {}, ""
+        if self.project.is_open:
+            try:
+                self.stage_plan = api.plan(self.project.config)
+            except NTMMError as exc:  # Run all shows it; the step list keeps the stages' own states
+                self.plan_error = str(exc)
         for i in range(len(self.page_classes)):
             self._update_step_item(i)
         self.run_all_button.setEnabled(self.project.is_open and not self.runner.busy)
@@ -362,9 +383,8 @@ class MainWindow(QMainWindow):
         return True
 
     def open_demo(self) -> bool:
-        from ntmm_engine.project import demo_project_path
         try:
-            path = demo_project_path()
+            path = api.demo_project_path()
         except (NTMMError, OSError) as exc:
             errors.show_exception(self, "Cannot create the demo project", exc)
             return False
@@ -382,9 +402,8 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "New project: where to save the project file", start, PROJECT_FILTER)
         if not path:
             return
-        from ntmm_engine.project import write_starter
         try:
-            written = write_starter(path, force=True)  # the dialog already asked before overwriting
+            written = api.write_starter(path, force=True)  # the dialog already asked before overwriting
         except NTMMError as exc:
             errors.show_error(self, "Cannot create the project", str(exc))
             return
@@ -510,32 +529,46 @@ class MainWindow(QMainWindow):
             self.job_label.setText(f"Cancelling {job_title(self.runner.current).lower()} at the next step…")
             self.runner.cancel()
 
-    def run_all(self) -> None:
+    def run_all(self) -> bool:
+        """Run every stage that is not done and up to date: the data check first, then the engine's plan.
+
+        A plan that cannot be made is shown, never taken as "run everything";
+        completed results are replaced only after the same question a single
+        Start asks.
+        """
         if self.runner.busy or not self.project.is_open:
-            return
-        from . import runinfo
-        # The engine's pipeline plan: skip stages that are up to date, resume interrupted training.
-        plan = runinfo.pipeline_plan(self.project.config) or {s: "run" for s in PIPELINE}
-        todo = [s for s in PIPELINE if plan.get(s, "run") != "skip"]
-        if not todo:
-            QMessageBox.information(self, "Nothing to run", "Every step of this project is done and up to date. "
-                                    "Start a step on its page to run it again.")
-            return
-        missing = [s for s in todo if not job_available(s)]
-        if missing:
-            errors.show_error(self, "Cannot run all steps", f"This installation cannot run: {', '.join(missing)} "
-                              "(the engine module is missing).")
-            return
+            return False
         if not self.project.config.data.train:
             errors.show_error(self, "Cannot run all steps", "Choose the training data on the Data step first.")
             self.go_to(0)
-            return
+            return False
         problems = [f"{p.title}: {k}: {m}" for p in self.pages for k, m in p.form_errors()]
         if problems:
             errors.show_error(self, "Cannot run all steps", "Fix the marked settings first:\n" + "\n".join(problems[:6]))
-            return
-        specs = [self.page(s).job_spec(resume=plan.get(s) == "resume") for s in todo]
-        self.runner.run_queue(specs)
+            return False
+        config = self.project.snapshot()
+        try:
+            plan = api.plan(config)
+        except NTMMError as exc:
+            errors.show_error(self, "Cannot run all steps", f"NTMM cannot tell which steps are done: {exc}")
+            return False
+        todo = [s for s in api.STAGES if plan.get(s, "skip") != "skip"]
+        if not todo:
+            QMessageBox.information(self, "Nothing to run", "Every step of this project is done and up to date. "
+                                    "Start a step on its page to run it again.")
+            return False
+        replaced = api.replaced_by(config, plan)
+        if replaced:
+            titles = ", ".join(self.page(s).title for s in replaced)
+            if not errors.ask(self, "Replace finished steps?",
+                              f"{titles} finished earlier, but settings, data or an earlier step changed since. Running "
+                              "all remaining steps replaces their results (a trained model is deleted and trained "
+                              "again). Continue?"):
+                return False
+        # The data check goes first: a file that cannot be read stops the queue before any stage has started.
+        specs = [JobSpec("data", api.check_data, (config,))]
+        specs += [self.page(s).job_spec(resume=plan[s] == "resume") for s in todo]
+        return self.runner.run_queue(specs)
 
     def _job_started(self, name: str) -> None:
         self.job_label.setText(f"Running {job_title(name).lower()}…" + (f" (then {', '.join(self.runner.pending)})" if self.runner.pending else ""))
@@ -552,6 +585,9 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, name: str, message: str, details: str) -> None:
         self.project.notify_run_changed()
+        if name == "data" and not self._closing:  # Run all stopped before any step: show the data and why
+            self.go_to(0)
+            self.page("data").reload()
         if not self._closing:
             errors.show_error(self, f"{job_title(name)} failed", message, details)
         else:
@@ -590,12 +626,8 @@ class MainWindow(QMainWindow):
                 return
             self._discard = True  # asked once; do not ask again when the job has stopped
             if self.runner.busy:
-                answer = QMessageBox.question(
-                    self, "A job is running",
-                    f"{job_title(self.runner.current)} is running. Cancel it and quit? "
-                    "Training keeps a checkpoint, so it can be resumed later.",
-                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-                if answer != QMessageBox.StandardButton.Yes:
+                if not errors.ask(self, "A job is running", f"{job_title(self.runner.current)} is running. Cancel it and "
+                                  "quit? Training keeps a checkpoint, so it can be resumed later."):
                     self._discard = False
                     event.ignore()
                     return

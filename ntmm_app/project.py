@@ -8,17 +8,14 @@ as it was) and emit :attr:`Project.changed`.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ntmm_engine.config import ProjectConfig, load_config
-from ntmm_engine.errors import ConfigError
-from ntmm_engine.runfolder import RunFolder
-
-STAGES = ("teacher", "distill", "optimize", "benchmark")
+from ntmm_engine import api
+from ntmm_engine.core.config import ProjectConfig, load_config
+from ntmm_engine.core.errors import ConfigError
 
 
 class Project(QObject):
@@ -60,7 +57,7 @@ class Project(QObject):
         if target is None:
             raise ConfigError("config", "the project has no file yet")
         if self.path is not None and target.parent != self.path.parent:
-            self._rebase(target.parent)
+            self.config.rebase(target.parent)
         self.config.save(target)
         moved = target != self.path
         self.path = target
@@ -68,22 +65,6 @@ class Project(QObject):
         if moved:
             self.loaded.emit()
         return target
-
-    def _rebase(self, new_dir: Path) -> None:
-        """Keep data and model paths pointing at the same files after Save As.
-
-        ``run_dir`` stays relative on purpose: the copy gets its own run folder.
-        """
-        cfg = self.config
-        for section_name in ("data", "distill", "optimize"):
-            section = getattr(cfg, section_name)
-            for f in dataclasses.fields(section):
-                value = getattr(section, f.name)
-                if f.metadata.get("path") and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-                    p = cfg.resolve(value)
-                    if p.exists():
-                        setattr(section, f.name, str(p))
-        cfg.base_dir = str(new_dir)
 
     # ------------------------------------------------------------- values
     def get(self, dotted: str) -> Any:
@@ -140,11 +121,12 @@ class Project(QObject):
     def run_path(self) -> Path:
         return self.config.run_path
 
-    def run_folder(self) -> RunFolder:
-        return RunFolder(self.config.run_path)
+    def state(self) -> api.RunState:
+        """A fresh look at the run folder (stage states, results, models)."""
+        return api.RunState(self.config)
 
     def stage_status(self, stage: str) -> str:
-        return self.run_folder().stage_status(stage)
+        return self.state().status(stage)
 
     def notify_run_changed(self) -> None:
         self.status_changed.emit()

@@ -27,7 +27,7 @@ import threading
 # name: transformers loads its parts lazily, and Trainer alone pulls in 1.4k modules (accelerate,
 # scipy, sklearn) in 1.5 s, which otherwise happened at the start of every first job, after the freeze.
 HEAVY_MODULES = ("torch", "transformers", "datasets", "transformers:Trainer", "transformers:AutoTokenizer",
-                 "ntmm_engine.teacher", "ntmm_engine.distill")
+                 "transformers:TrainerCallback")
 
 
 _idle = threading.Event()

@@ -1,9 +1,9 @@
-"""The only bridge between the GUI and the engine: jobs and short tasks on QThreads.
+"""Jobs and short tasks on QThreads: how the window runs engine work without freezing.
 
 A job (teacher, distill, optimize, benchmark) runs in a :class:`JobThread`:
 its ``on_event`` callback emits a Qt signal from the worker thread, which Qt
 queues to the UI thread because the receiving :class:`JobRunner` lives there.
-Cancel sets the engine's :class:`~ntmm_engine.events.CancelToken`; the job
+Cancel sets the engine's :class:`~ntmm_engine.core.events.CancelToken`; the job
 stops at its next step. :class:`JobRunner` runs one job at a time per window
 (so two jobs never write the same run folder) and can chain several
 ("Run all remaining steps").
@@ -12,8 +12,9 @@ Short read-only work (data preview, data report, loading a model, predicting)
 goes through :class:`TaskManager`: one QThread per task, and a newer task with
 the same key makes the older one's result obsolete (it is dropped).
 
-Engine modules are imported inside the threads, never at import time, so the
-window opens without loading torch or transformers.
+The engine's façade (:mod:`ntmm_engine.api`) is cheap to import; torch and
+transformers load inside the threads (or the warm-up, :mod:`.warmup`), so the
+window opens without them.
 
 Plain QThreads rather than superqt's generator workers: engine jobs are
 ordinary functions that report through a callback, and one thread object per
@@ -23,8 +24,6 @@ job gives ordered outcome signals, a place to batch events, and a registry
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 import threading
@@ -35,26 +34,23 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
 
+from ntmm_engine import api
+from ntmm_engine.core.errors import Cancelled, NTMMError
+from ntmm_engine.core.events import CancelToken
+
 from . import warmup
 from .qtcompat import guard_singleton_refcounts
 
 guard_singleton_refcounts()  # every engine event is a signal emitted from Python: see qtcompat
 
-# job name -> "module:function" of the engine job
-JOBS: dict[str, str] = {
-    "teacher": "ntmm_engine.teacher:run_teacher",
-    "distill": "ntmm_engine.distill:run_distill",
-    "optimize": "ntmm_engine.optimize:run_optimize",
-    "benchmark": "ntmm_engine.benchmark:run_benchmark",
-}
-PIPELINE = ("teacher", "distill", "optimize", "benchmark")
 # jobs started from dialogs rather than steps, and their names for people
-JOB_TITLES = {"lr_find": "Learning-rate test"}
+JOB_TITLES = {"lr_find": "Learning-rate test", "data": "Data check"}
 
 
 def job_title(name: str) -> str:
     """A job's name for status lines and dialogs ("teacher" -> "Teacher")."""
     return JOB_TITLES.get(name, name.capitalize())
+
 
 # Every thread started here, until it has finished (tests check none is left running).
 _THREADS: set[QThread] = set()
@@ -76,26 +72,6 @@ def wait_all(timeout_ms: int = 30000) -> bool:
             t.wait(20)
         QCoreApplication.processEvents()
     return True
-
-
-def engine_module_available(module: str) -> bool:
-    """True if an engine module exists, without importing it (and its heavy imports)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def job_available(name: str) -> bool:
-    return name in JOBS and engine_module_available(JOBS[name].split(":")[0])
-
-
-def resolve(target: str | Callable) -> Callable:
-    """``"pkg.module:function"`` -> the function (imported now, i.e. in the worker thread)."""
-    if callable(target):
-        return target
-    module, _, func = target.partition(":")
-    return getattr(importlib.import_module(module), func)
 
 
 # How much lower than the UI the job threads run (a Unix nice increment, 0-19). torch keeps every
@@ -129,8 +105,6 @@ def lower_thread_priority() -> None:
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
     """(message, details): a user error shows its text only; a bug adds the traceback."""
-    from ntmm_engine.errors import NTMMError
-
     if isinstance(exc, NTMMError):
         return str(exc), ""
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -142,7 +116,7 @@ class JobSpec:
     """One job to run: its name, its function (or "module:function") and arguments."""
 
     name: str
-    target: str | Callable
+    target: Callable
     args: tuple = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -183,8 +157,6 @@ class JobThread(QThread):
         return batch
 
     def run(self) -> None:  # worker thread
-        from ntmm_engine.errors import Cancelled
-
         lower_thread_priority()
         # The window repaints for the new state when a job starts (buttons, progress, cleared curves);
         # the job's own start (reading files, loading the tokenizer and model) competing with that
@@ -194,8 +166,7 @@ class JobThread(QThread):
             time.sleep(START_GRACE_S)
         warmup.wait()
         try:
-            fn = resolve(self.spec.target)
-            result = fn(*self.spec.args, on_event=self.on_event, cancel=self.cancel_token, **self.spec.kwargs)
+            result = self.spec.target(*self.spec.args, on_event=self.on_event, cancel=self.cancel_token, **self.spec.kwargs)
         except Cancelled:
             self.cancelled.emit(None)
             return
@@ -251,13 +222,13 @@ class JobRunner(QObject):
         return [s.name for s in self._queue]
 
     # ------------------------------------------------------------ control
-    def start(self, name: str, target: str | Callable | None = None, *args: Any, **kwargs: Any) -> bool:
-        """Start one job; returns False (and does nothing) if a job is already running."""
+    def start(self, name: str, target: Callable | None = None, *args: Any, **kwargs: Any) -> bool:
+        """Start one job (a stage's engine job unless ``target`` is given); False if a job is already running."""
         if self.busy:
             return False
         self._queue = []
         self._queued_run = False
-        self._launch(JobSpec(name, target or JOBS[name], args, kwargs))
+        self._launch(JobSpec(name, target or api.stage_job(name), args, kwargs))
         return True
 
     def run_queue(self, specs: list[JobSpec]) -> bool:
@@ -289,7 +260,6 @@ class JobRunner(QObject):
 
     # ------------------------------------------------------------ internals
     def _launch(self, spec: JobSpec, chained: bool = False) -> None:
-        from ntmm_engine.events import CancelToken  # light module
 
         thread = JobThread(spec, CancelToken())
         thread.events_ready.connect(self._on_events_ready)

@@ -1,9 +1,10 @@
 """NTMM engine: data, teacher fine-tuning, distillation, optimization, benchmarks, prediction.
 
-Qt-free by design: the desktop app (``ntmm_app``) talks to it only through job
-functions, their config dataclasses, events and cancel tokens. Heavy libraries
-(torch, transformers, onnxruntime) are imported inside the jobs, so importing
-this package is cheap.
+Qt-free by design. The app and the CLI use :mod:`ntmm_engine.api` (plus
+``core.events``, ``core.config`` and ``core.errors``); the sub-packages are
+layered (see the README's Architecture section and the import-linter
+contracts in ``pyproject.toml``). Importing it is cheap: torch and
+transformers load when a job first needs them.
 """
 
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
     """The bundled MiniLM tokenizer, saved alone (no weights)."""
     from transformers import AutoTokenizer
 
-    from ntmm_engine.models import bundled_minilm_path
+    from ntmm_engine.core.models import bundled_minilm_path
 
     folder = tmp_path_factory.mktemp("tok")
     AutoTokenizer.from_pretrained(bundled_minilm_path()).save_pretrained(folder)
@@ -63,7 +63,7 @@ def easy_csv(tmp_path) -> Path:
 @pytest.fixture
 def tiny_config(tmp_path, easy_csv, tiny_bert_dir):
     """A project config for a fast tiny teacher run (CPU, fp32)."""
-    from ntmm_engine.config import ProjectConfig
+    from ntmm_engine.core.config import ProjectConfig
 
     cfg = ProjectConfig(name="tiny", run_dir=str(tmp_path / "runs"))
     cfg.base_dir = str(tmp_path)

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QFrame, QLabel, QMessageBox, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
+from ntmm_engine import api
+
+from .. import errors
 from ..project import Project
 from ..settings import Settings
 from ..widgets.config_form import ConfigForm
 from ..widgets.run_controls import RunControls
-from ..workers import JOBS, JobRunner, JobSpec, TaskManager, job_available
+from ..workers import JobRunner, JobSpec, TaskManager
 
 STAGE_LABELS = {"completed": "done", "cancelled": "cancelled", "running": "interrupted", "failed": "failed",
                 "incomplete": "incomplete", "missing": ""}
@@ -136,10 +138,7 @@ class StepPage(QWidget):
         self.body.setEnabled(not (need and self.blocks_body))
 
     def ask(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self.ctx.window, title, text,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        return errors.ask(self.ctx.window, title, text)
 
 
 class JobStepPage(StepPage):
@@ -186,7 +185,7 @@ class JobStepPage(StepPage):
     # -------------------------------------------------------- job hooks
     def job_spec(self, resume: bool = False) -> JobSpec:
         kwargs = {"resume": True} if resume else {}
-        return JobSpec(self.job, JOBS[self.job], (self.project.snapshot(),), kwargs)
+        return JobSpec(self.job, api.stage_job(self.job), (self.project.snapshot(),), kwargs)
 
     def on_job_started(self, resume: bool) -> None: ...
     def on_job_event(self, ev: Any) -> None: ...
@@ -195,7 +194,7 @@ class JobStepPage(StepPage):
     def on_job_failed(self, message: str) -> None: ...
 
     def prerequisites(self) -> str:
-        """Page-specific needs ("" when ready); the engine module check is added by needs()."""
+        """Page-specific needs ("" when ready)."""
         return ""
 
     # -------------------------------------------------------------- state
@@ -204,9 +203,6 @@ class JobStepPage(StepPage):
         return self.ctx.runner.current == self.job
 
     def needs(self) -> str:
-        if not job_available(self.job):
-            module = JOBS[self.job].split(":")[0]
-            return f"This installation has no {self.title.lower()} engine yet ({module} is missing)."
         return self.prerequisites()
 
     def refresh_state(self) -> None:
@@ -217,9 +213,8 @@ class JobStepPage(StepPage):
         return self.project.stage_status(self.job) if self.project.is_open else "missing"
 
     def can_resume(self) -> bool:
-        from ..runinfo import has_checkpoint
-        return (self.resumable and self.project.is_open and self.stage_status() in ("cancelled", "incomplete", "running", "failed")
-                and has_checkpoint(self.project.run_path, self.job))
+        """Only when the engine can really continue (a complete checkpoint, not a torn one)."""
+        return self.resumable and self.project.is_open and self.project.state().resumable(self.job)
 
     def why_not_start(self) -> str:
         if self.ctx.runner.busy:
@@ -305,3 +300,69 @@ class JobStepPage(StepPage):
         if name == self.job:
             self.on_job_cancelled(result)
         self.update_controls()
+
+
+class TrainingStepPage(JobStepPage):
+    """A training step (teacher, distill): live curves, the previous run's curves and result, resume.
+
+    Subclasses create ``self.live`` (a LiveTrainingView) and implement :meth:`show_result`.
+    """
+
+    resumable = True
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self._history_loaded_for: str | None = None
+
+    def show_result(self, result: Any) -> None:
+        """Show a completed run's typed result."""
+
+    def reset_view(self) -> None:
+        """Empty the live view (a new project, a new run)."""
+        self.live.reset()
+        self.live.status.setText("Not started")
+
+    def on_project_loaded(self) -> None:
+        self.reset_view()
+        self._history_loaded_for = None
+        self.show_run_folder()
+
+    def on_run_changed(self) -> None:
+        if not self.running:
+            self.show_run_folder()
+
+    def show_run_folder(self, force: bool = False) -> None:
+        """The curves of the previous run from the run folder, and its result if it completed."""
+        run = str(self.project.run_path)
+        if (self._history_loaded_for == run and not force) or self.running:
+            return
+        self._history_loaded_for = run
+        self.reset_view()
+        state = self.project.state()
+        records = state.history(self.job)
+        self.live.load_history(records)
+        result = state.result(self.job)
+        if result is not None:
+            self.show_result(result)
+        elif records:
+            self.live.status.setText(f"Previous run: {state.status(self.job)}")
+
+    def on_job_started(self, resume: bool) -> None:
+        self.reset_view()
+        if resume:  # show the curves up to the checkpoint, then continue live
+            self.live.load_history(self.project.state().history(self.job))
+        self._history_loaded_for = str(self.project.run_path)
+
+    def on_job_event(self, ev: Any) -> None:
+        self.live.handle_event(ev)
+
+    def on_job_finished(self, result: Any) -> None:
+        self.live.flush()
+        self.show_result(result)
+
+    def on_job_cancelled(self, result: Any) -> None:
+        self.live.status.setText("Cancelled – a checkpoint was kept; Resume continues from it.")
+        self.live.flush()
+
+    def on_job_failed(self, message: str) -> None:
+        self.live.status.setText("Failed: " + message.splitlines()[0])

@@ -6,14 +6,14 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from ntmm_engine.errors import ConfigError
+from ntmm_engine import api
+from ntmm_engine.core.errors import ConfigError
+from ntmm_engine.core.events import BenchmarkRow
 
-from .. import errors, runinfo
+from .. import errors
 from ..widgets.config_form import ConfigForm
-from ..widgets.results_view import ResultsView, VariantProgress
+from ..widgets.results_view import ResultsView, VariantProgress, benchmark_row
 from .base import AppContext, JobStepPage
-
-KNOWN = tuple(runinfo.KNOWN_VARIANTS)
 
 
 class BenchmarkPage(JobStepPage):
@@ -38,15 +38,15 @@ class BenchmarkPage(JobStepPage):
         self.box_layout.addWidget(self.found_note)
         self.form = ConfigForm(ctx.project, "benchmark", exclude=("variants",), default_group="Settings")
         self.progress = VariantProgress()
-        self.results = ResultsView(lambda: self.project.run_path / "benchmark" if self.project.is_open else None,
-                                   lambda: self.project.run_path / "benchmark" / "benchmark.md" if self.project.is_open else None)
+        self.results = ResultsView(lambda: self.project.state().layout.stage_dir("benchmark") if self.project.is_open else None,
+                                   lambda: self.project.state().layout.benchmark_md if self.project.is_open else None)
         self.set_body([box, self.form], [self.progress, self.results])
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
 
     def prerequisites(self) -> str:
-        if not runinfo.model_candidates(self.project.run_path):
+        if not self.project.state().models():
             return "Needs at least one trained model: finish the Teacher step (and ideally Distill and Optimize) first."
         return ""
 
@@ -58,9 +58,9 @@ class BenchmarkPage(JobStepPage):
 
     # ------------------------------------------------------------- variants
     def _rebuild_checks(self) -> None:
-        found = runinfo.model_candidates(self.project.run_path) if self.project.is_open else {}
+        found = self.project.state().models() if self.project.is_open else {}
         chosen = self.project.config.benchmark.variants
-        names = [n for n in KNOWN if n in found] + [n for n in found if n not in KNOWN]
+        names = [n for n in api.VARIANTS if n in found] + [n for n in found if n not in api.VARIANTS]
         names += [n for n in chosen if n not in names]
         for cb in self.checks.values():
             self.box_layout.removeWidget(cb)
@@ -91,7 +91,7 @@ class BenchmarkPage(JobStepPage):
 
     def selected_variants(self) -> list[str]:
         chosen = self.project.config.benchmark.variants
-        return list(chosen) if chosen else list(runinfo.model_candidates(self.project.run_path))
+        return list(chosen) if chosen else list(self.project.state().models())
 
     # ---------------------------------------------------------------- state
     def on_project_loaded(self) -> None:
@@ -103,41 +103,36 @@ class BenchmarkPage(JobStepPage):
     def on_run_changed(self) -> None:
         if not self.running:
             self._rebuild_checks()
-            if (self.project.run_path / "benchmark" / "benchmark.json").is_file():
+            if self.project.state().result("benchmark") is not None:
                 self.show_run_folder()
 
     def show_run_folder(self) -> None:
-        data = runinfo.read_json(self.project.run_path / "benchmark" / "benchmark.json")
-        if isinstance(data, dict):
-            self.show_result(data)
+        result = self.project.state().result("benchmark")
+        if result is not None:
+            self.show_result(result)
         else:
             self.results.show_rows([])
 
-    def show_result(self, data: dict[str, Any]) -> None:
-        rows = runinfo.benchmark_rows(data)
-        flagged = runinfo.flagged_variants(self.project.run_path)
-        for r in rows:
-            if str(r.get("variant") or r.get("name")) in flagged and "flagged" not in r:
-                r["flagged"] = True
+    def show_result(self, result: api.BenchmarkResult) -> None:
+        flagged = self.project.state().flagged()
+        rows = [benchmark_row(r, flagged=r.variant in flagged) for r in result.rows]
         self.results.show_rows(rows, note="" if rows else "The benchmark reported no rows.")
 
     # ------------------------------------------------------------ job hooks
     def on_job_started(self, resume: bool) -> None:
-        self._live_rows: dict[str, dict] = {}
+        self._live_rows: dict[str, api.VariantBenchmark] = {}
         self.progress.set_variants(self.selected_variants())
         self.results.show_rows([], note="Measuring… (keep other programs idle for steady timings)")
 
     def on_job_event(self, ev: Any) -> None:
         self.progress.handle_event(ev)
-        row = getattr(ev, "row", None)
-        if isinstance(row, dict) and row.get("variant"):  # BenchmarkRow: show each variant as soon as it is measured
-            self._live_rows[row["variant"]] = row
-            self.results.show_rows(list(self._live_rows.values()), note="Measuring…")
+        if isinstance(ev, BenchmarkRow):  # show each variant as soon as it is measured
+            row = api.VariantBenchmark.from_dict(ev.row)
+            self._live_rows[row.variant] = row
+            self.results.show_rows([benchmark_row(r) for r in self._live_rows.values()], note="Measuring…")
 
-    def on_job_finished(self, result: Any) -> None:
-        data = result.to_dict() if hasattr(result, "to_dict") else result
-        if isinstance(data, dict):
-            self.show_result(data)
+    def on_job_finished(self, result: api.BenchmarkResult) -> None:
+        self.show_result(result)
 
     def on_job_cancelled(self, result: Any) -> None:
         self.results.show_rows([], note="Cancelled.")

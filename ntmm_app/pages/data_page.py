@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import copy
-import threading
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ntmm_engine.config import field_help
+from ntmm_engine import api
+from ntmm_engine.core.config import field_help
 
 from .. import errors
 from ..widgets.augment_preview import AugmentPreview
@@ -21,68 +30,8 @@ from ..widgets.metrics_view import read_only_table, text_item
 from ..widgets.path_edit import PathEdit
 from .base import AppContext, StepPage, settings_and_panel
 
-PREVIEW_ROWS = 50
 AUGMENT_PREVIEW = 4  # texts shown with an augmented copy
 DETECT = "(detect automatically)"
-
-_tokenizers: dict[tuple[str, str], Any] = {}
-_tok_lock = threading.Lock()
-
-
-# ------------------------------------------------------- worker functions
-def load_preview(source: str, base_dir: str, n: int = PREVIEW_ROWS) -> dict[str, Any]:
-    """First rows, columns and detected text/label columns of a data source (worker thread)."""
-    import datasets
-
-    from ntmm_engine.data import detect_columns, load_table
-    from ntmm_engine.errors import DataError
-
-    ds = load_table(source, base_dir, what="data.train")
-    if isinstance(ds, datasets.DatasetDict):
-        ds = ds["train"]
-    head = ds.select(range(min(n, len(ds)))).to_dict()
-    columns = list(ds.column_names)
-    try:
-        detected = detect_columns(ds, source=source)
-    except DataError:
-        detected = ("", "")
-    return {"columns": columns, "rows": [[head[c][i] for c in columns] for i in range(len(head[columns[0]]) if columns else 0)],
-            "n_rows": len(ds), "detected": detected}
-
-
-def augment_preview(texts: list[str], n: int, seed: int, p: float, ops: list[str]) -> list[tuple[str, str]]:
-    """(original, augmented) pairs, exactly as training would augment them (worker thread)."""
-    from ntmm_engine.augment import preview
-
-    return preview(texts, n=n, seed=seed, p=p, ops=ops)
-
-
-def tokenizer_for(base_model: str, base_dir: str):
-    from ntmm_engine.models import load_tokenizer, resolve_model_source
-
-    key = (base_model, base_dir)
-    with _tok_lock:
-        if key not in _tokenizers:
-            _tokenizers[key] = load_tokenizer(resolve_model_source(base_model, base_dir))
-        return _tokenizers[key]
-
-
-def analyse(data_cfg, seed: int, base_dir: str, base_model: str) -> dict[str, Any]:
-    """The data report plus raw training token lengths (worker thread)."""
-    from ntmm_engine.data import prepare_data, token_lengths
-    from ntmm_engine.errors import NTMMError
-
-    tok, tok_error = None, ""
-    try:
-        tok = tokenizer_for(base_model, base_dir)
-    except NTMMError as exc:
-        tok_error = str(exc).splitlines()[0]
-    prepared = prepare_data(data_cfg, seed=seed, base_dir=base_dir, tokenizer=tok)
-    lengths: list[int] = []
-    if tok is not None:
-        lengths = token_lengths(list(prepared.splits["train"]["text"][:5000]), tok)
-    return {"report": prepared.report, "lengths": lengths, "tokenizer_error": tok_error}
-
 
 class DataPage(StepPage):
     key = "data"
@@ -92,8 +41,8 @@ class DataPage(StepPage):
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        self.preview_data: dict[str, Any] | None = None
-        self.analysis: dict[str, Any] | None = None
+        self.preview_data: api.DataPreview | None = None
+        self.analysis: api.DataAnalysis | None = None
         self._stale_preview = True
         self._stale_analysis = True
 
@@ -219,8 +168,8 @@ class DataPage(StepPage):
         return self._analysis_timer.isActive() or self._augment_timer.isActive()
 
     def status_text(self) -> str:
-        if self.analysis and self.analysis.get("report"):
-            return f"{sum(sum(c.values()) for c in self.analysis['report'].counts.values())} texts"
+        if self.analysis is not None:
+            return f"{sum(sum(c.values()) for c in self.analysis.report.counts.values())} texts"
         return "" if self.project.config.data.train else "choose data"
 
     def on_project_loaded(self) -> None:
@@ -290,10 +239,10 @@ class DataPage(StepPage):
             self._show_preview(None)
             return
         self.preview_status.setText(f"Reading {cfg.data.train} …")
-        self.ctx.tasks.submit("data-preview", load_preview, cfg.data.train, cfg.base_dir,
+        self.ctx.tasks.submit("data-preview", api.preview_data, cfg.data.train, cfg.base_dir,
                               on_done=self._preview_done, on_error=self._preview_failed)
 
-    def _preview_done(self, data: dict[str, Any]) -> None:
+    def _preview_done(self, data: api.DataPreview) -> None:
         self.preview_data = data
         self._show_preview(data)
         self.schedule_analysis(now=True)
@@ -305,9 +254,9 @@ class DataPage(StepPage):
         self.preview_status.setText("Could not read the data (see the message).")
         errors.show_error(self.ctx.window, "Cannot read the data", message, details)
 
-    def _show_preview(self, data: dict[str, Any] | None) -> None:
-        cols = data["columns"] if data else []
-        rows = data["rows"] if data else []
+    def _show_preview(self, data: api.DataPreview | None) -> None:
+        cols = data.columns if data else []
+        rows = data.rows if data else []
         self.table.clear()
         self.table.setColumnCount(len(cols))
         self.table.setHorizontalHeaderLabels(cols)
@@ -322,8 +271,8 @@ class DataPage(StepPage):
             self.table.resizeColumnsToContents()
             for j in range(len(cols)):
                 self.table.setColumnWidth(j, min(self.table.columnWidth(j), 380))
-            self.preview_status.setText(f"{data['n_rows']} rows, {len(cols)} columns – showing the first {len(rows)}.")
-        detected = data["detected"] if data else ("", "")
+            self.preview_status.setText(f"{data.n_rows} rows, {len(cols)} columns – showing the first {len(rows)}.")
+        detected = data.detected if data else ("", "")
         for combo, current, det in ((self.text_combo, self.project.config.data.text_column, detected[0]),
                                     (self.label_combo, self.project.config.data.label_column, detected[1])):
             combo.blockSignals(True)
@@ -343,11 +292,11 @@ class DataPage(StepPage):
         data = self.preview_data
         if not data:
             return []
-        column = self.project.config.data.text_column or data["detected"][0]
-        if column not in data["columns"]:
+        column = self.project.config.data.text_column or data.detected[0]
+        if column not in data.columns:
             return []
-        j = data["columns"].index(column)
-        return [str(row[j]) for row in data["rows"] if row[j] is not None and str(row[j]).strip()]
+        j = data.columns.index(column)
+        return [str(row[j]) for row in data.rows if row[j] is not None and str(row[j]).strip()]
 
     def schedule_augment_preview(self) -> None:
         if self.tabs.currentWidget() is self.augment_preview:  # only worth doing when someone looks
@@ -368,8 +317,8 @@ class DataPage(StepPage):
             self.augment_preview.show_message("No augmentation operation is chosen.")
             return
         seed = self.project.config.seed + self._augment_sample
-        self.ctx.tasks.submit("data-augment-preview", augment_preview, texts, AUGMENT_PREVIEW, seed,
-                              d.augment_p, list(d.augment_ops), on_done=self._augment_preview_done,
+        self.ctx.tasks.submit("data-augment-preview", api.augment_preview, texts, n=AUGMENT_PREVIEW, seed=seed,
+                              p=d.augment_p, ops=list(d.augment_ops), on_done=self._augment_preview_done,
                               on_error=lambda msg, _det: self.augment_preview.show_message("Preview failed: " + msg))
 
     def _augment_preview_done(self, pairs: list[tuple[str, str]]) -> None:
@@ -399,10 +348,10 @@ class DataPage(StepPage):
             return
         self._stale_analysis = False
         self.summary.setText("Checking the data (splitting, counting classes, measuring token lengths)…")
-        self.ctx.tasks.submit("data-analysis", analyse, copy.deepcopy(cfg.data), cfg.seed, cfg.base_dir,
+        self.ctx.tasks.submit("data-analysis", api.analyse_data, copy.deepcopy(cfg.data), cfg.seed, cfg.base_dir,
                               cfg.teacher.base_model, on_done=self._analysis_done, on_error=self._analysis_failed)
 
-    def _analysis_done(self, data: dict[str, Any]) -> None:
+    def _analysis_done(self, data: api.DataAnalysis) -> None:
         self.analysis = data
         self._show_analysis(data)
         self.ctx.window.refresh_steps()
@@ -417,7 +366,7 @@ class DataPage(StepPage):
         if details:
             errors.log_error("Data check failed", message, details)
 
-    def _show_analysis(self, data: dict[str, Any] | None) -> None:
+    def _show_analysis(self, data: api.DataAnalysis | None) -> None:
         if not data:
             self.class_chart.clear_data()
             self.length_chart.set_values([])
@@ -426,7 +375,7 @@ class DataPage(StepPage):
             self.summary.setText("")
             self.warnings.hide()
             return
-        rep = data["report"]
+        rep = data.report
         splits = [s for s in ("train", "validation", "test") if s in rep.counts]
         self.class_chart.set_data(rep.label_names, {s: [rep.counts[s].get(n, 0) for n in rep.label_names] for s in splits})
         totals = ", ".join(f"{s} {sum(rep.counts[s].values())}" for s in splits)
@@ -438,19 +387,19 @@ class DataPage(StepPage):
                     lines.append(f"Dropped from {split}: {n} row(s) ({reason}).")
         self.summary.setText("<br>".join(lines))
         warn = list(rep.warnings)
-        if data.get("tokenizer_error"):
-            warn.append(f"token lengths not measured: {data['tokenizer_error']}")
+        if data.tokenizer_error:
+            warn.append(f"token lengths not measured: {data.tokenizer_error}")
         self.warnings.setText("\n".join(f"⚠ {w}" for w in warn))
         self.warnings.setVisible(bool(warn))
         self.length_chart.set_marker(self.project.config.data.max_length)
-        self.length_chart.set_values(data["lengths"])
+        self.length_chart.set_values(data.lengths)
         self._update_lengths()
 
     def _update_lengths(self) -> None:
         max_len = self.project.config.data.max_length
         self.length_chart.set_marker(max_len)
-        if self.analysis and len(self.analysis["lengths"]):
-            lengths = np.asarray(self.analysis["lengths"])
+        if self.analysis is not None and len(self.analysis.lengths):
+            lengths = np.asarray(self.analysis.lengths)
             self.length_chart.set_values(lengths)
             share = float((lengths > max_len).mean())
             self.length_note.setText(f"Token lengths: median {np.median(lengths):.0f}, 95th percentile "

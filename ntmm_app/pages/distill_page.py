@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGroupBox, QLabel, QLineEdit, QRadioButton, QSpinBox,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ntmm_engine.config import field_help
-from ntmm_engine.errors import ConfigError
+from ntmm_engine import api
+from ntmm_engine.core.config import field_help
+from ntmm_engine.core.errors import ConfigError
 
-from .. import runinfo
 from ..widgets.config_form import ConfigForm
 from ..widgets.live_plot import LiveTrainingView
 from ..widgets.metrics_view import number_item, read_only_table, text_item
 from ..widgets.path_edit import PathEdit
-from ..workers import job_available
-from .base import AppContext, JobStepPage
+from .base import AppContext, TrainingStepPage
 from .teacher_page import RECIPE_GROUPS
 
 STUDENT_KINDS = (("shrink", "Shrin&k the teacher (keep some layers)"),
@@ -31,18 +39,6 @@ RECIPE_FIELDS = ["epochs", "learning_rate", "batch_size", "gradient_accumulation
                  "trust_remote_code"]
 DISTILL_FIELDS = ["temperature", "alpha", "cosine_weight", "mse_weight", "cache_teacher", "baseline"]
 FRESH_FIELDS = ["fresh_layers", "fresh_hidden_size", "fresh_heads", "fresh_intermediate_size"]
-
-
-def teacher_layers(folder: Path) -> int | None:
-    """Number of transformer layers of a model folder, from its config.json."""
-    try:
-        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    for key in ("num_hidden_layers", "n_layers", "num_layers"):
-        if isinstance(cfg.get(key), int):
-            return cfg[key]
-    return None
 
 
 class StudentPicker(QGroupBox):
@@ -208,14 +204,13 @@ class StudentPicker(QGroupBox):
             self.teacher_info.setText("")
 
 
-class DistillPage(JobStepPage):
+class DistillPage(TrainingStepPage):
     key = "distill"
     title = "Distill"
     description = ("Train a small, fast student to copy the teacher's predictions (soft labels at temperature T) "
                    "plus the true labels. The baseline is the same student trained on labels alone.")
     job = "distill"
     event_jobs = ("distill", "baseline")
-    resumable = True
     start_text = "&Start distilling"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -228,7 +223,6 @@ class DistillPage(JobStepPage):
                                                  "Agreement with teacher", "Parameters"])
         self.live.add_tab(self.comparison, "C&omparison")
         self.set_body([self.student, self.distill_form, self.recipe_form], [self.live], left_width=400)
-        self._history_loaded_for: str | None = None
 
     def forms(self) -> list[ConfigForm]:
         return [self.distill_form, self.recipe_form, self.student.fresh_form]
@@ -240,14 +234,11 @@ class DistillPage(JobStepPage):
         return errs
 
     def teacher_folder(self) -> Path | None:
-        if not self.project.is_open:
-            return None
-        t = self.project.config.distill.teacher
-        return self.project.config.resolve(t) if t else self.project.run_path / "teacher" / "model"
+        return self.project.state().teacher_folder() if self.project.is_open else None
 
     def teacher_layer_count(self) -> int | None:
         folder = self.teacher_folder()
-        return teacher_layers(folder) if folder else None
+        return api.model_layer_count(folder) if folder else None
 
     def prerequisites(self) -> str:
         if self.project.config.distill.teacher:
@@ -262,7 +253,7 @@ class DistillPage(JobStepPage):
     def refresh_state(self) -> None:
         super().refresh_state()
         blocked = bool(self.needs())
-        if blocked and job_available(self.job):
+        if blocked:
             # Keep the student picker usable: its Teacher field is one way to meet the need.
             self.body.setEnabled(True)
         for w in (self.distill_form, self.recipe_form, self.live):
@@ -272,45 +263,24 @@ class DistillPage(JobStepPage):
         self.student.refresh()
         self.distill_form.refresh()
         self.recipe_form.refresh()
-        self.live.reset()
-        self.live.status.setText("Not started")
-        self.comparison.setRowCount(0)
-        self._history_loaded_for = None
-        self.show_run_folder()
+        super().on_project_loaded()
 
     def on_run_changed(self) -> None:
         self.student.update_teacher_info()
-        if not self.running:
-            self.show_run_folder()
+        super().on_run_changed()
 
-    def show_run_folder(self, force: bool = False) -> None:
-        run = str(self.project.run_path)
-        if (self._history_loaded_for == run and not force) or self.running:
-            return
-        self._history_loaded_for = run
-        self.live.reset()
-        records = runinfo.history(self.project.run_path, "distill")
-        self.live.load_history(records)
-        result = runinfo.stage_result(self.project.run_path, "distill")
-        if result and self.stage_status() == "completed":
-            self.show_result(result)
-            self.live.status.setText("Completed")
-        else:
-            self.live.status.setText(f"Previous run: {self.stage_status()}" if records else "Not started")
+    def reset_view(self) -> None:
+        super().reset_view()
+        self.comparison.setRowCount(0)
 
-    def show_result(self, result: dict[str, Any]) -> None:
-        rows = []
-        teacher_f1 = None
-        for role in ("teacher", "student", "baseline"):
-            m = runinfo.role_metrics(result, role)
-            if m is None:
-                continue
-            # the baseline has the student's architecture, hence its size
-            params = runinfo.pick(result, f"parameters.{role}", f"{role}.parameters",
-                                  "parameters.student" if role == "baseline" else f"parameters.{role}")
-            if role == "teacher":
-                teacher_f1 = m.get("macro_f1")
-            rows.append((role, m, params))
+    def show_result(self, result: api.DistillResult) -> None:
+        """Teacher, distilled student and no-distillation baseline on the test split."""
+        teacher_f1 = result.teacher_metrics.get("test", {}).get("macro_f1")
+        rows = [("teacher", result.teacher_metrics.get("test"), result.parameters.get("teacher"))]
+        for role, part in (("student", result.student), ("baseline", result.baseline)):
+            if part is not None:  # the baseline has the student's architecture, hence its size
+                rows.append((role, part.metrics.get("test"), result.parameters.get("student")))
+        rows = [r for r in rows if r[1]]
         self.comparison.setRowCount(len(rows))
         for i, (role, m, params) in enumerate(rows):
             f1 = m.get("macro_f1")
@@ -319,35 +289,11 @@ class DistillPage(JobStepPage):
             self.comparison.setItem(i, 1, number_item(m.get("accuracy"), ".4f"))
             self.comparison.setItem(i, 2, number_item(f1, ".4f"))
             self.comparison.setItem(i, 3, number_item(delta, "+.4f") if role != "teacher" else text_item("–"))
-            agree = runinfo.pick(result, f"agreement.{role}.test")
+            agree = result.agreement.get(role, {}).get("test")
             self.comparison.setItem(i, 4, number_item(agree, ".2%") if role != "teacher" else text_item("–"))
             self.comparison.setItem(i, 5, number_item(params, ",d") if isinstance(params, int) else text_item("-"))
-        student = runinfo.role_metrics(result, "student")
-        if student:
-            self.live.metrics.show_metrics(student, title="Student, test split")
+        if result.student is not None:
+            self.live.metrics.show_metrics(result.student.metrics.get("test"), title="Student, test split")
+        self.live.status.setText("Completed")
         if rows:
             self.live.tabs.setCurrentWidget(self.comparison)
-
-    # ---------------------------------------------------------- job hooks
-    def on_job_started(self, resume: bool) -> None:
-        self.live.reset()
-        self.comparison.setRowCount(0)
-        if resume:
-            self.live.load_history(runinfo.history(self.project.run_path, "distill"))
-        self._history_loaded_for = str(self.project.run_path)
-
-    def on_job_event(self, ev: Any) -> None:
-        self.live.handle_event(ev)
-
-    def on_job_finished(self, result: Any) -> None:
-        self.live.flush()
-        data = result.to_dict() if hasattr(result, "to_dict") else result
-        if isinstance(data, dict):
-            self.show_result(data)
-
-    def on_job_cancelled(self, result: Any) -> None:
-        self.live.status.setText("Cancelled – Resume continues from the last checkpoint.")
-        self.live.flush()
-
-    def on_job_failed(self, message: str) -> None:
-        self.live.status.setText("Failed: " + message.splitlines()[0])

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from ntmm_engine.config import OPTIMIZE_VARIANTS
-from ntmm_engine.errors import ConfigError
+from ntmm_engine import api
+from ntmm_engine.core.config import OPTIMIZE_VARIANTS
+from ntmm_engine.core.errors import ConfigError
 
-from .. import errors, runinfo
+from .. import errors
 from ..widgets.config_form import ConfigForm
-from ..widgets.results_view import ResultsView, VariantProgress
+from ..widgets.results_view import ResultsView, VariantProgress, parity_row
 from .base import AppContext, JobStepPage
 
 VARIANT_TEXT = {"torch_int8": "PyTorch dynamic INT8 (&1)", "onnx": "ONNX fp32 (&2)", "onnx_int8": "ONNX INT8 (&3)"}
@@ -46,18 +46,9 @@ class OptimizePage(JobStepPage):
         bl.addWidget(self.variants_error)
         self.form = ConfigForm(ctx.project, "optimize", exclude=("variants",), default_group="Settings")
         self.progress = VariantProgress()
-        self.results = ResultsView(lambda: self.project.run_path / "optimize" if self.project.is_open else None,
-                                   lambda: self.report_path(), title="NTMM optimize: variants vs the fp32 student")
+        self.results = ResultsView(lambda: self.project.state().layout.stage_dir("optimize") if self.project.is_open else None,
+                                   lambda: None, title="NTMM optimize: variants vs the fp32 student")
         self.set_body([box, self.form], [self.progress, self.results])
-
-    def report_path(self) -> Path | None:
-        if not self.project.is_open:
-            return None
-        folder = self.project.run_path / "optimize"
-        for name in ("optimize.md", "report.md", "parity.md"):
-            if (folder / name).is_file():
-                return folder / name
-        return None
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
@@ -105,29 +96,24 @@ class OptimizePage(JobStepPage):
 
     def on_run_changed(self) -> None:
         # Results just shown from a finished job stay unless the run folder has some.
-        if not self.running and runinfo.stage_result(self.project.run_path, "optimize"):
+        if not self.running and self.project.state().result("optimize") is not None:
             self.show_run_folder()
 
     def show_run_folder(self) -> None:
-        result = runinfo.stage_result(self.project.run_path, "optimize")
-        if result and self.stage_status() == "completed":
+        result = self.project.state().result("optimize")
+        if result is not None:
             self.show_result(result)
         else:
             self.results.show_rows([])
 
-    def show_result(self, data: dict[str, Any]) -> None:
-        rows = runinfo.variant_rows(data.get("variants"))
-        flagged = set(data.get("flagged") or [])
-        for r in rows:
-            if r.get("variant") in flagged:
-                r["flagged"] = True
-        ref = data.get("reference")
-        if isinstance(ref, dict) and ref:  # the fp32 student every variant is compared with
-            rows.insert(0, {**ref, "variant": "student (fp32 reference)", "agreement": 1.0})
-        note = "" if rows else "The optimize step finished but reported no variants."
-        if flagged:
-            note = (f"Flagged: {', '.join(sorted(flagged))} – their predictions agree with the fp32 student on less than "
-                    f"{data.get('agreement_threshold', self.project.config.optimize.agreement_threshold):.0%} of the test texts.")
+    def show_result(self, result: api.OptimizeResult) -> None:
+        rows = [parity_row(v) for v in result.variants.values()]
+        if result.reference is not None:  # the fp32 student every variant is compared with
+            rows.insert(0, parity_row(result.reference, name="student (fp32 reference)"))
+        note = "" if result.variants else "The optimize step finished but reported no variants."
+        if result.flagged:
+            note = (f"Flagged: {', '.join(sorted(result.flagged))} – their predictions agree with the fp32 student on less "
+                    f"than {result.agreement_threshold:.0%} of the test texts.")
         self.results.show_rows(rows, note=note)
 
     # ---------------------------------------------------------- job hooks
@@ -138,10 +124,8 @@ class OptimizePage(JobStepPage):
     def on_job_event(self, ev: Any) -> None:
         self.progress.handle_event(ev)
 
-    def on_job_finished(self, result: Any) -> None:
-        data = result.to_dict() if hasattr(result, "to_dict") else result
-        if isinstance(data, dict):
-            self.show_result(data)
+    def on_job_finished(self, result: api.OptimizeResult) -> None:
+        self.show_result(result)
 
     def on_job_cancelled(self, result: Any) -> None:
         self.results.show_rows([], note="Cancelled.")

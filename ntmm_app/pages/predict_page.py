@@ -7,10 +7,26 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .. import errors, runinfo
+from ntmm_engine import api
+
+from .. import errors
 from ..widgets.metrics_view import number_item, read_only_table, text_item
 from .base import AppContext, StepPage
 
@@ -19,38 +35,17 @@ TEXT_FILTER = "Texts (*.csv *.tsv *.txt *.jsonl *.ndjson *.json);;All files (*)"
 
 
 # ------------------------------------------------------- worker functions
-def load_model(path: str):
-    from ntmm_engine.predict import load_predictor
-    return load_predictor(path)
+def predict_texts(predictor: api.Predictor, texts: list[str], on_progress=None) -> list[api.Prediction]:
+    return predictor.predict(texts, batch_size=32, on_progress=on_progress)
 
 
-def predict_texts(predictor, texts: list[str], on_progress=None) -> list[Any]:
-    def progress(*args: Any) -> None:  # the engine may report (done, total) or (done,)
-        if on_progress is None or not args:
-            return
-        try:
-            on_progress(int(args[0]), int(args[1]) if len(args) > 1 else len(texts))
-        except (TypeError, ValueError):
-            pass
-    return predictor.predict(texts, batch_size=32, on_progress=progress)
-
-
-def read_texts(path: str, column: str = "") -> dict[str, Any]:
-    """Texts of a CSV/TSV, TXT (one per line), JSON or JSONL file, from ``column`` or the detected
-    text column, plus the file's columns for the column chooser (worker thread)."""
-    from ntmm_engine.predict import read_texts_file, texts_file_columns
-
-    columns, detected = texts_file_columns(path)
+def read_texts(path: str, column: str = "", model_column: str | None = None) -> dict[str, Any]:
+    """Texts of a CSV/TSV, TXT (one per line), JSON or JSONL file, plus the file's columns for the column
+    chooser (worker thread). The column: ``column`` if chosen, else the model's training column if the file
+    has it, else the one the engine detects, as ``ntmm predict --file`` does."""
+    columns, detected = api.texts_file_columns(path, prefer=model_column)
     used = column if column in columns else (detected or "")
-    return {"texts": read_texts_file(path, used or None), "column": used, "columns": columns}
-
-
-def prediction_parts(pred: Any) -> tuple[str, dict[str, float]]:
-    label = getattr(pred, "label", None)
-    probs = getattr(pred, "probabilities", None)
-    if label is None and isinstance(pred, dict):
-        label, probs = pred.get("label"), pred.get("probabilities")
-    return str(label), dict(probs or {})
+    return {"texts": api.read_texts_file(path, used or None), "column": used, "columns": columns}
 
 
 class ModelSlot(QGroupBox):
@@ -121,7 +116,7 @@ class ModelSlot(QGroupBox):
         self.path = path
         self.predictor = None
         self.status.setText(f"Loading {path} …")
-        self.page.ctx.tasks.submit(f"predict-load-{self.key}", load_model, path,
+        self.page.ctx.tasks.submit(f"predict-load-{self.key}", api.load_predictor, path,
                                    on_done=self._loaded, on_error=self._failed)
 
     def _loaded(self, predictor: Any) -> None:
@@ -275,10 +270,7 @@ class PredictPage(StepPage):
 
     # ----------------------------------------------------------- page API
     def needs(self) -> str:
-        from ..workers import engine_module_available
-        if not engine_module_available("ntmm_engine.predict"):
-            return "This installation has no prediction engine yet (ntmm_engine.predict is missing)."
-        if not runinfo.model_candidates(self.project.run_path) and self.slot_a.predictor is None and not self.slot_a.path:
+        if not self.project.state().models() and self.slot_a.predictor is None and not self.slot_a.path:
             return "No model in this project yet: train the teacher (or open a model folder or ONNX file below)."
         return ""
 
@@ -286,7 +278,7 @@ class PredictPage(StepPage):
         return self._timer.isActive()
 
     def status_text(self) -> str:
-        best = runinfo.best_model(self.project.run_path) if self.project.is_open else None
+        best = self.project.state().default_model() if self.project.is_open else None
         return best[0] if best else ""
 
     def on_project_loaded(self) -> None:
@@ -306,8 +298,9 @@ class PredictPage(StepPage):
         if not self._needs_model_refresh:
             return
         self._needs_model_refresh = False
-        found = runinfo.model_candidates(self.project.run_path)
-        best = runinfo.best_model(self.project.run_path)
+        state = self.project.state()
+        found = state.models()
+        best = state.default_model()
         select = str(best[1]) if best and not self.slot_a.path else None
         self.slot_a.fill(found, select)
         self.slot_b.fill(found, None)
@@ -339,9 +332,9 @@ class PredictPage(StepPage):
                                   on_done=lambda preds, v=view: self._show_text(v, preds),
                                   on_error=lambda m, d: errors.show_error(self.ctx.window, "Prediction failed", m, d))
 
-    def _show_text(self, view: ProbabilityView, preds: list[Any]) -> None:
+    def _show_text(self, view: ProbabilityView, preds: list[api.Prediction]) -> None:
         if preds:
-            view.show_prediction(*prediction_parts(preds[0]))
+            view.show_prediction(preds[0].label, preds[0].probabilities)
 
     # --------------------------------------------------------------- batch
     def choose_batch_file(self) -> None:
@@ -358,7 +351,8 @@ class PredictPage(StepPage):
         self.batch_path = path
         self.batch_status.setText(f"Reading {path} …")
         self.save_csv.setEnabled(False)
-        self.ctx.tasks.submit("predict-read", read_texts, path, column, on_done=self._texts_read,
+        self.ctx.tasks.submit("predict-read", read_texts, path, column, self.slot_a.predictor.text_column,
+                              on_done=self._texts_read,
                               on_error=lambda m, d: (self.batch_status.setText("Could not read the file."),
                                                      errors.show_error(self.ctx.window, "Cannot read the file", m, d)))
 
@@ -390,7 +384,7 @@ class PredictPage(StepPage):
         self.batch_progress.setRange(0, max(total, 1))
         self.batch_progress.setValue(min(done, max(total, 1)))
 
-    def _batch_done(self, key: str, preds: list[Any]) -> None:
+    def _batch_done(self, key: str, preds: list[api.Prediction]) -> None:
         self.batch_results[key] = preds
         wanted = [s.key for s in self.slots() if s.predictor is not None]
         if any(k not in self.batch_results for k in wanted):
@@ -415,7 +409,8 @@ class PredictPage(StepPage):
             t.item(i, 0).setToolTip(text[:2000])
             labels = []
             for j, k in enumerate(keys):
-                label, probs = prediction_parts(self.batch_results[k][i])
+                pred = self.batch_results[k][i]
+                label, probs = pred.label, pred.probabilities
                 labels.append(label)
                 t.setItem(i, 1 + 2 * j, text_item(label))
                 t.setItem(i, 2 + 2 * j, number_item(probs.get(label), ".1%"))
@@ -446,8 +441,8 @@ class PredictPage(StepPage):
 
     def write_csv(self, path: str) -> None:
         keys = [k for k in ("a", "b") if k in self.batch_results]
-        first = [prediction_parts(p) for p in self.batch_results[keys[0]]]
-        class_names = list(first[0][1]) if first else []
+        first = self.batch_results[keys[0]]
+        class_names = list(first[0].probabilities) if first else []
         header = ["text"]
         for k in keys:
             pre = "" if k == "a" else "second_"
@@ -458,6 +453,7 @@ class PredictPage(StepPage):
             for i, text in enumerate(self.batch_texts):
                 row: list[Any] = [text]
                 for k in keys:
-                    label, probs = prediction_parts(self.batch_results[k][i])
+                    pred = self.batch_results[k][i]
+                    label, probs = pred.label, pred.probabilities
                     row += [label, f"{probs.get(label, 0.0):.6f}"] + [f"{probs.get(c, 0.0):.6f}" for c in class_names]
                 w.writerow(row)

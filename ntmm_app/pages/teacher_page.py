@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QWidget
 
-from ntmm_engine.config import BUNDLED_MINILM, field_help
+from ntmm_engine import api
+from ntmm_engine.core.config import BUNDLED_MINILM, field_help
 
-from .. import errors, runinfo
+from .. import errors
 from ..widgets.config_form import ConfigForm
 from ..widgets.live_plot import LiveTrainingView
 from ..widgets.path_edit import PathEdit
-from .base import AppContext, JobStepPage
+from .base import AppContext, TrainingStepPage
 
 RECIPE_GROUPS = ("Optimization", "Schedule", "Regularization", "Early stopping", "Precision & device", "Model")
 MODEL_KINDS = [("bundled", "Bundled MiniLM (all-MiniLM-L6-v2, offline)"), ("folder", "Local model folder"),
@@ -83,13 +82,12 @@ class BaseModelPicker(QGroupBox):
         self.page.ctx.window.page("data").on_base_model_changed()
 
 
-class TeacherPage(JobStepPage):
+class TeacherPage(TrainingStepPage):
     key = "teacher"
     title = "Teacher"
     description = ("Fine-tune a pretrained encoder on your data. It becomes the teacher the small student learns from. "
                    "Hover a setting for what it does; the defaults are a sound start.")
     job = "teacher"
-    resumable = True
     start_text = "&Start training"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -104,7 +102,6 @@ class TeacherPage(JobStepPage):
         self._lr_dialog = None
         self.live = LiveTrainingView(("teacher",))
         self.set_body([self.model_picker, self.form], [self.live])
-        self._history_loaded_for: str | None = None
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
@@ -115,7 +112,7 @@ class TeacherPage(JobStepPage):
             from ..widgets.lr_finder_dialog import LRFinderDialog
 
             self._lr_dialog = LRFinderDialog(
-                self.ctx.runner, snapshot=self.project.snapshot, run_path=lambda: self.project.run_path,
+                self.ctx.runner, snapshot=self.project.snapshot,
                 current_lr=lambda: float(self.project.get("teacher.learning_rate")), apply=self._apply_lr,
                 settings=self.ctx.settings, parent=self)
         self._lr_dialog.show_for_project()
@@ -133,57 +130,13 @@ class TeacherPage(JobStepPage):
     def on_project_loaded(self) -> None:
         self.model_picker.refresh(self.project.config.teacher.base_model)
         self.form.refresh()
-        self.live.reset()
-        self.live.status.setText("Not started")
-        self._history_loaded_for = None
-        self.show_run_folder()
+        super().on_project_loaded()
 
-    def on_run_changed(self) -> None:
-        if not self.running:
-            self.show_run_folder()
-
-    def show_run_folder(self, force: bool = False) -> None:
-        """Show the curves and metrics of a previous run from the run folder."""
-        run = str(self.project.run_path)
-        if (self._history_loaded_for == run and not force) or self.running:
-            return
-        self._history_loaded_for = run
-        self.live.reset()
-        records = runinfo.history(self.project.run_path, "teacher")
-        self.live.load_history(records)
-        result = runinfo.stage_result(self.project.run_path, "teacher")
-        status = self.stage_status()
-        if result and status == "completed":
-            self.live.metrics.show_metrics(runinfo.split_metrics(result.get("metrics")), title="Test split")
-            self.live.status.setText(f"Completed ({result.get('stop_reason', '')}); model in {result.get('model_dir', '')}")
-            self.live.status.setToolTip(self.live.status.text())
-            total = int(result.get("total_steps") or 1)
-            self.live.progress.setRange(0, max(total, 1))
-            self.live.progress.setValue(min(int(result.get("steps_done") or total), max(total, 1)))
-        elif records:
-            self.live.status.setText(f"Previous run: {status}")
-        else:
-            self.live.status.setText("Not started")
-
-    # ---------------------------------------------------------- job hooks
-    def on_job_started(self, resume: bool) -> None:
-        self.live.reset()
-        if resume:  # show the curves up to the checkpoint, then continue live
-            self.live.load_history(runinfo.history(self.project.run_path, "teacher"))
-        self._history_loaded_for = str(self.project.run_path)
-
-    def on_job_event(self, ev: Any) -> None:
-        self.live.handle_event(ev)
-
-    def on_job_finished(self, result: Any) -> None:
-        metrics = getattr(result, "metrics", {}) or {}
-        self.live.metrics.show_metrics(runinfo.split_metrics(metrics), title="Test split")
-        self.live.flush()
+    def show_result(self, result: api.TrainResult) -> None:
+        self.live.metrics.show_metrics(result.metrics.get("test"), title="Test split")
+        self.live.status.setText(f"Completed ({result.stop_reason}); model in {result.model_dir}")
+        self.live.status.setToolTip(self.live.status.text())
+        total = max(int(result.total_steps or 1), 1)
+        self.live.progress.setRange(0, total)
+        self.live.progress.setValue(min(int(result.steps_done or total), total))
         self.live.tabs.setCurrentWidget(self.live.metrics)
-
-    def on_job_cancelled(self, result: Any) -> None:
-        self.live.status.setText("Cancelled – a checkpoint was kept; Resume continues from it.")
-        self.live.flush()
-
-    def on_job_failed(self, message: str) -> None:
-        self.live.status.setText("Failed: " + message.splitlines()[0])

@@ -15,11 +15,21 @@ import typing
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ntmm_engine.config import ProjectConfig
-from ntmm_engine.errors import ConfigError
+from ntmm_engine.core.config import ProjectConfig
+from ntmm_engine.core.errors import ConfigError
 
 from ..project import Project
 from .path_edit import PathEdit

@@ -15,11 +15,31 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QSizePolicy, QSplitter,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ntmm_engine.events import (CheckpointSaved, Evaluation, Event, JobFailed, JobFinished, JobStarted, LogMessage,
-                                Progress, TrainLog, event_from_dict)
+from ntmm_engine.core.events import (
+    CheckpointSaved,
+    Evaluation,
+    Event,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    LogMessage,
+    Progress,
+    TrainLog,
+    event_from_dict,
+)
 
 from .metrics_view import MetricsView
 

@@ -14,17 +14,27 @@ from typing import Any, Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ntmm_engine.events import JobStarted, Progress, TrainLog
+from ntmm_engine import api
+from ntmm_engine.core.events import JobStarted, Progress, TrainLog
 
-from .. import runinfo
 from ..workers import JobRunner
 from .live_plot import format_eta, show_grid
 
 JOB = "lr_find"
-TARGET = "ntmm_engine.lr_finder:find_lr"
 DEFAULTS = {"start_lr": 1e-7, "end_lr": 1.0, "num_steps": 100}
 
 
@@ -40,12 +50,12 @@ def parse_lr(text: str) -> float | None:
 class LRFinderDialog(QDialog):
     """Non-modal dialog owned by the Teacher page; ``apply`` sets the learning rate."""
 
-    def __init__(self, runner: JobRunner, *, snapshot: Callable[[], Any], run_path: Callable[[], Any],
+    def __init__(self, runner: JobRunner, *, snapshot: Callable[[], Any],
                  current_lr: Callable[[], float], apply: Callable[[float], None], settings=None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Find a learning rate")
-        self.runner, self._snapshot, self._run_path = runner, snapshot, run_path
+        self.runner, self._snapshot = runner, snapshot
         self._current_lr, self._apply, self._settings = current_lr, apply, settings
         self.suggestion: float | None = None
         self.lrs: list[float] = []
@@ -189,18 +199,17 @@ class LRFinderDialog(QDialog):
         self.activateWindow()
 
     def _show_saved(self) -> None:
-        saved = runinfo.read_json(runinfo.lr_find_file(self._run_path()))
-        if not isinstance(saved, dict) or not saved.get("lrs"):
+        saved = api.read_lr_curve(self._snapshot())
+        if saved is None or not saved.lrs:
             self._set_curve([], [], [], None)
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.status.setText("Not run yet for this project.")
             return
-        self._set_curve(saved["lrs"], saved.get("losses", []), saved.get("smoothed", []), saved.get("suggestion"))
+        self._set_curve(saved.lrs, saved.losses, saved.smoothed, saved.suggestion)
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        self.status.setText("Last test: " + self._result_text(saved.get("suggestion"), saved.get("stopped_reason", ""),
-                                                              saved.get("steps", len(saved["lrs"]))))
+        self.status.setText("Last test: " + self._result_text(saved.suggestion, saved.stopped_reason, saved.steps or len(saved.lrs)))
 
     def _set_curve(self, lrs, losses, smoothed, suggestion: float | None) -> None:
         self.lrs, self.losses, self.smoothed = list(lrs), list(losses), list(smoothed)
@@ -258,7 +267,7 @@ class LRFinderDialog(QDialog):
         self.progress.setRange(0, n)
         self.progress.setValue(0)
         self.status.setText("Starting: loading the model and data…")
-        started = self.runner.start(JOB, TARGET, self._snapshot(), start_lr=lo, end_lr=hi, num_steps=n)
+        started = self.runner.start(JOB, api.find_lr, self._snapshot(), start_lr=lo, end_lr=hi, num_steps=n)
         self._update_buttons()
         return started
 

@@ -2,60 +2,87 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QBrush, QColor, QDesktopServices
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QTableWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ntmm_engine.events import Evaluation, Event, JobFinished, LogMessage, Progress
+from ntmm_engine import api
+from ntmm_engine.core.events import Evaluation, Event, JobFinished, LogMessage, Progress
 
 from .. import errors
-from ..runinfo import pick
 from .charts import BarChart
 from .metrics_view import number_item, read_only_table, text_item
 
-# (header, candidate keys, format)
-COLUMNS: list[tuple[str, tuple[str, ...], str]] = [
-    ("Macro-F1", ("macro_f1", "metrics.macro_f1", "parity.macro_f1"), ".4f"),
-    ("Agreement", ("agreement", "parity.agreement"), ".2%"),
-    ("p50 ms", ("latency_ms_median", "p50_ms"), ".2f"),
-    ("p95 ms", ("latency_ms_p95", "p95_ms"), ".2f"),
-    ("Samples/s", ("throughput_per_s", "throughput"), ".1f"),
-    ("Size MB", ("size_mb",), ".2f"),
-    ("Speed-up", ("speedup_vs_teacher", "speedup"), ".2f"),
-    ("Compression", ("compression_vs_teacher", "compression"), ".2f"),
+
+@dataclass
+class ResultRow:
+    """One line of the comparison table, built from an engine result row by :func:`parity_row` or
+    :func:`benchmark_row` (the table shows exactly these fields)."""
+
+    name: str
+    macro_f1: float | None = None
+    agreement: float | None = None
+    latency_ms_median: float | None = None
+    latency_ms_p95: float | None = None
+    throughput_per_s: float | None = None
+    size_mb: float | None = None
+    speedup_vs_teacher: float | None = None
+    compression_vs_teacher: float | None = None
+    flagged: bool = False
+    note: str = ""
+
+
+# (header, ResultRow field, format)
+COLUMNS: list[tuple[str, str, str]] = [
+    ("Macro-F1", "macro_f1", ".4f"),
+    ("Agreement", "agreement", ".2%"),
+    ("p50 ms", "latency_ms_median", ".2f"),
+    ("p95 ms", "latency_ms_p95", ".2f"),
+    ("Samples/s", "throughput_per_s", ".1f"),
+    ("Size MB", "size_mb", ".2f"),
+    ("Speed-up", "speedup_vs_teacher", ".2f"),
+    ("Compression", "compression_vs_teacher", ".2f"),
 ]
-FLAG_KEYS = ("flagged", "parity.flagged")
 FLAG_BRUSH = QBrush(QColor(255, 224, 178))
 
 
-def row_name(row: dict[str, Any]) -> str:
-    return str(pick(row, "variant", "name", "model", default="?"))
+def _mb(n: int | None) -> float | None:
+    return n / 1e6 if isinstance(n, (int, float)) else None
 
 
-def row_flagged(row: dict[str, Any]) -> bool:
-    return bool(pick(row, *FLAG_KEYS, default=False)) or row.get("status") == "flagged"
-
-
-def row_note(row: dict[str, Any]) -> str:
-    status = row.get("status")
-    if row_flagged(row):
-        return "⚠ low agreement"
-    if status and status not in ("ok", "flagged"):
-        return f"{status}: {row.get('message', '')}".strip()
-    notes = row.get("notes") or []
+def _status_note(status: str, message: str, notes: list[str] = ()) -> str:
+    if status not in ("ok", "flagged"):
+        return f"{status}: {message}".strip().rstrip(":")
     return "; ".join(map(str, notes))
 
 
-def normalise(row: dict[str, Any]) -> dict[str, Any]:
-    """Derived display values (MB from bytes)."""
-    row = dict(row)
-    if row.get("size_mb") is None and isinstance(row.get("size_bytes"), (int, float)):
-        row["size_mb"] = row["size_bytes"] / 1e6
-    return row
+def parity_row(p: api.VariantParity, name: str | None = None) -> ResultRow:
+    """An optimize variant (or the fp32 reference) as a table row."""
+    flagged = p.flagged or p.status == "flagged"
+    return ResultRow(name=name or p.variant, macro_f1=p.macro_f1, agreement=p.agreement, size_mb=_mb(p.size_bytes),
+                     flagged=flagged, note="⚠ low agreement" if flagged else _status_note(p.status, p.message))
+
+
+def benchmark_row(b: api.VariantBenchmark, flagged: bool = False) -> ResultRow:
+    """A benchmarked variant as a table row; ``flagged``: optimize flagged it."""
+    return ResultRow(name=b.variant, macro_f1=b.macro_f1, agreement=b.agreement, latency_ms_median=b.latency_ms_median,
+                     latency_ms_p95=b.latency_ms_p95, throughput_per_s=b.throughput_per_s, size_mb=_mb(b.size_bytes),
+                     speedup_vs_teacher=b.speedup_vs_teacher, compression_vs_teacher=b.compression_vs_teacher,
+                     flagged=flagged, note="⚠ low agreement" if flagged else _status_note(b.status, b.message, b.notes))
 
 
 class VariantProgress(QWidget):
@@ -171,37 +198,36 @@ class ResultsView(QWidget):
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.export_button)
         lay.addLayout(buttons)
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[ResultRow] = []
         self.update_buttons()
 
-    def show_rows(self, rows: list[dict[str, Any]], note: str = "") -> None:
-        rows = [normalise(r) for r in rows]
-        self.rows = rows
+    def show_rows(self, rows: list[ResultRow], note: str = "") -> None:
+        self.rows = list(rows)
         self.note.setText(note or ("No results yet." if not rows else ""))
         self.note.setVisible(bool(self.note.text()))
         t = self.table
         t.setSortingEnabled(False)
         t.setRowCount(len(rows))
-        flagged = [row_flagged(r) for r in rows]
+        flagged = [r.flagged for r in rows]
         for i, r in enumerate(rows):
-            t.setItem(i, 0, text_item(row_name(r)))
-            for j, (_h, keys, spec) in enumerate(COLUMNS, start=1):
-                t.setItem(i, j, number_item(pick(r, *keys), spec))
-            note_item = text_item(row_note(r))
-            note_item.setToolTip(row_note(r))
+            t.setItem(i, 0, text_item(r.name))
+            for j, (_h, attr, spec) in enumerate(COLUMNS, start=1):
+                t.setItem(i, j, number_item(getattr(r, attr), spec))
+            note_item = text_item(r.note)
+            note_item.setToolTip(r.note)
             t.setItem(i, len(COLUMNS) + 1, note_item)
             if flagged[i]:
                 for j in range(t.columnCount()):
                     t.item(i, j).setBackground(FLAG_BRUSH)
                     t.item(i, j).setToolTip("Flagged: its predictions agree less with the fp32 student than the threshold.")
-        for j, (_h, keys, _s) in enumerate(COLUMNS, start=1):
-            t.setColumnHidden(j, bool(rows) and all(pick(r, *keys) is None for r in rows))
-        t.setColumnHidden(len(COLUMNS) + 1, not any(row_note(r) for r in rows))
+        for j, (_h, attr, _s) in enumerate(COLUMNS, start=1):
+            t.setColumnHidden(j, bool(rows) and all(getattr(r, attr) is None for r in rows))
+        t.setColumnHidden(len(COLUMNS) + 1, not any(r.note for r in rows))
         t.setSortingEnabled(True)
-        names = [row_name(r) for r in rows]
-        p50 = [pick(r, *COLUMNS[2][1]) for r in rows]
-        p95 = [pick(r, *COLUMNS[3][1]) for r in rows]
-        size = [pick(r, *COLUMNS[5][1]) for r in rows]
+        names = [r.name for r in rows]
+        p50 = [r.latency_ms_median for r in rows]
+        p95 = [r.latency_ms_p95 for r in rows]
+        size = [r.size_mb for r in rows]
         lat_names, lat_flags = names, flagged
         if any(v is None for v in p50 + p95):  # failed rows: leave them out of the latency chart
             keep = [i for i in range(len(rows)) if p50[i] is not None]
@@ -223,12 +249,12 @@ class ResultsView(QWidget):
 
     def rows_markdown(self) -> str:
         """The table as shown, in Markdown (for stages that write no report of their own)."""
-        cols = [c for c in COLUMNS if any(pick(r, *c[1]) is not None for r in self.rows)]
-        lines = ["| Variant | " + " | ".join(h for h, _k, _s in cols) + " | Notes |",
+        cols = [c for c in COLUMNS if any(getattr(r, c[1]) is not None for r in self.rows)]
+        lines = ["| Variant | " + " | ".join(h for h, _a, _s in cols) + " | Notes |",
                  "|---|" + "---:|" * len(cols) + "---|"]
         for r in self.rows:
-            cells = [number_item(pick(r, *keys), spec).text() for _h, keys, spec in cols]
-            lines.append(f"| {row_name(r)} | " + " | ".join(cells) + f" | {row_note(r)} |")
+            cells = [number_item(getattr(r, attr), spec).text() for _h, attr, spec in cols]
+            lines.append(f"| {r.name} | " + " | ".join(cells) + f" | {r.note} |")
         return "\n".join(lines) + "\n"
 
     def open_folder(self) -> None:

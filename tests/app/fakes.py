@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ntmm_engine.events import TrainLog
+from ntmm_engine.core.events import TrainLog
 
 
 class FakeResult:
@@ -37,6 +37,7 @@ class FakePredictor:
     """'cardio' if the text mentions the heart, else 'neuro'."""
 
     label_names = ["cardio", "neuro", "gastro"]
+    text_column = None  # not trained by NTMM: files are read with the detected column
 
     def predict(self, texts, batch_size=32, on_progress=None):
         out = []

@@ -100,7 +100,7 @@ def test_unsaved_changes_are_asked_about(make_window, tiny_project, dialogs, wai
     wait_idle(w)
     w.close()
     assert not w.isVisible()
-    from ntmm_engine.config import load_config
+    from ntmm_engine.core.config import load_config
     assert load_config(tiny_project).teacher.epochs == 7.0
 
 
@@ -134,7 +134,7 @@ def test_save_as_keeps_data_paths(make_window, tiny_project, tmp_path, dialogs, 
     target.parent.mkdir()
     dialogs.save_paths.append(str(target))
     assert w.save_as()
-    from ntmm_engine.config import load_config
+    from ntmm_engine.core.config import load_config
     cfg = load_config(target)
     assert cfg.resolve(cfg.data.train).is_file()
     assert w.settings.recent_projects()[0] == str(target.resolve())
@@ -150,18 +150,25 @@ def test_startup_does_not_import_torch_or_transformers():
 
 
 def test_window_at_200_percent_scale_fits(tmp_path):
-    """At QT_SCALE_FACTOR=2 the window opens and every page lays out (a smoke test)."""
+    """At QT_SCALE_FACTOR=2 (the offscreen screen is then 400x400 logical pixels) the window can be made as small
+    as the screen: its minimum size fits, and every page scrolls inside the window instead of forcing it wider."""
     code = ("import os;from ntmm_app.app import create_application;app=create_application(['t']);"
             "from ntmm_app.main_window import MainWindow;w=MainWindow();w.open_demo();w.show();app.processEvents();"
             "[w.go_to(i) or app.processEvents() for i in range(6)];"
-            "print(w.devicePixelRatioF(), w.minimumSizeHint().width());"
+            "g=w.screen().availableGeometry();m=w.minimumSizeHint();"
+            "pages=[w.page_at(i).minimumSizeHint() for i in range(6)];"
+            "print(w.devicePixelRatioF(), g.width(), g.height(), m.width(), m.height(),"
+            " max(p.width() for p in pages), max(p.height() for p in pages));"
             "w.tasks.shutdown();w.project._set_dirty(False);w.close()")
     t0 = time.time()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2",
                               "NTMM_HOME": str(tmp_path / "h"), "NTMM_SETTINGS_FILE": str(tmp_path / "s.ini")})
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split()[0] == "2.0"
+    dpr, screen_w, screen_h, min_w, min_h, page_w, page_h = out.stdout.split()[-7:]
+    assert dpr == "2.0"
+    assert int(min_w) <= int(screen_w) and int(min_h) <= int(screen_h), out.stdout  # the window fits the screen
+    assert int(page_w) > int(screen_w) or int(page_h) > int(screen_h)  # ...because the pages scroll, not shrink
     assert time.time() - t0 < 60
 
 

@@ -1,45 +1,56 @@
-"""Distill / Optimize / Benchmark / Predict pages with contract-shaped results (fake jobs, fake model)."""
+"""Distill / Optimize / Benchmark / Predict pages fed real engine result objects (fake jobs, fake model)."""
 
 from __future__ import annotations
 
 import csv
-import json
 
-from fakes import FakePredictor, FakeResult
+from fakes import FakePredictor
+
+from ntmm_engine.api import BenchmarkResult, DistillResult, OptimizeResult, TrainResult, VariantBenchmark, VariantParity
+from ntmm_engine.core.runfolder import RunFolder, atomic_write_json
+from ntmm_engine.reports.metrics import classification_metrics
+
+LABELS = ["cardio", "neuro", "gastro"]
+TRUTH = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
 
 
-def metrics(f1: float) -> dict:
-    return {"accuracy": f1 + 0.01, "macro_f1": f1,
-            "per_class": [{"label": c, "precision": f1, "recall": f1, "f1": f1, "support": 4} for c in ("cardio", "neuro", "gastro")],
-            "confusion_matrix": [[4, 0, 0], [0, 3, 1], [0, 0, 4]]}
+def metrics(wrong: int) -> dict:
+    """The engine's own metrics for predictions with ``wrong`` mistakes on 12 test texts."""
+    preds = list(TRUTH)
+    for i in range(wrong):
+        preds[i * 5 % 12] = (TRUTH[i * 5 % 12] + 1) % 3
+    return classification_metrics(TRUTH, preds, LABELS)
 
 
-# Shaped like ntmm_engine.benchmark's rows.
+def distill_result() -> DistillResult:
+    return DistillResult(status="completed", run_dir="runs", teacher_metrics={"validation": metrics(1), "test": metrics(1)},
+                         student=TrainResult(job="distill", status="completed", run_dir="runs", metrics={"test": metrics(2)}),
+                         baseline=TrainResult(job="baseline", status="completed", run_dir="runs", metrics={"test": metrics(3)}),
+                         parameters={"teacher": 22_000_000, "student": 4_000_000},
+                         agreement={"student": {"test": 0.95}, "baseline": {"test": 0.9}})
+
+
 BENCH_ROWS = [
-    {"variant": "teacher_fp32", "status": "ok", "macro_f1": 0.91, "agreement": 1.0, "latency_ms_median": 12.0,
-     "latency_ms_p95": 15.0, "throughput_per_s": 90.0, "size_bytes": 87_000_000, "speedup_vs_teacher": 1.0,
-     "compression_vs_teacher": 1.0, "notes": []},
-    {"variant": "student_onnx_int8", "status": "ok", "macro_f1": 0.89, "agreement": 0.95, "latency_ms_median": 2.0,
-     "latency_ms_p95": 2.6, "throughput_per_s": 700.0, "size_bytes": 8_000_000, "speedup_vs_teacher": 6.0,
-     "compression_vs_teacher": 10.9, "notes": []},
-    {"variant": "student_torch_int8", "status": "failed", "message": "no quantized engine", "notes": []},
+    VariantBenchmark("teacher_fp32", kind="pytorch", macro_f1=0.91, agreement=1.0, latency_ms_median=12.0, latency_ms_p95=15.0,
+                     throughput_per_s=90.0, size_bytes=87_000_000, speedup_vs_teacher=1.0, compression_vs_teacher=1.0),
+    VariantBenchmark("student_onnx_int8", kind="onnx", macro_f1=0.89, agreement=0.95, latency_ms_median=2.0,
+                     latency_ms_p95=2.6, throughput_per_s=700.0, size_bytes=8_000_000, speedup_vs_teacher=6.0,
+                     compression_vs_teacher=10.9),
+    VariantBenchmark("student_torch_int8", status="failed", message="no quantized engine"),
 ]
 
 
 def test_distill_page_shows_comparison(make_window, tiny_project, qtbot, wait_idle):
     w = make_window(tiny_project)
     page = w.page("distill")
-    # shaped like DistillResult.to_dict()
-    data = {"teacher_metrics": {"validation": metrics(0.7), "test": metrics(0.9)},
-            "student": {"metrics": {"test": metrics(0.85)}}, "baseline": {"metrics": {"test": metrics(0.8)}},
-            "parameters": {"teacher": 22_000_000, "student": 4_000_000},
-            "agreement": {"student": {"test": 0.95}, "baseline": {"test": 0.9}}}
+    result = distill_result()
+    teacher_f1, student_f1 = result.teacher_metrics["test"]["macro_f1"], result.student.metrics["test"]["macro_f1"]
 
     def fake_distill(config, on_event=None, cancel=None):
-        from ntmm_engine.events import TrainLog
+        from ntmm_engine.core.events import TrainLog
         for job in ("distill", "baseline"):
             on_event(TrainLog(job, step=1, max_steps=2, loss=1.0, extra={"loss_kl": 0.4, "loss_ce": 0.6}))
-        return FakeResult(data=data)
+        return result
 
     w.go_to(2)
     with qtbot.waitSignal(w.runner.finished, timeout=5000):
@@ -47,7 +58,8 @@ def test_distill_page_shows_comparison(make_window, tiny_project, qtbot, wait_id
     t = page.comparison
     assert t.rowCount() == 3
     assert [t.item(i, 0).text() for i in range(3)] == ["teacher", "student", "baseline"]
-    assert t.item(1, 2).text() == "0.8500" and t.item(1, 3).text() == "-0.0500"
+    assert t.item(1, 2).text() == f"{student_f1:.4f}" and t.item(1, 3).text() == f"{student_f1 - teacher_f1:+.4f}"
+    assert student_f1 < teacher_f1
     assert t.item(1, 4).text() == "95.00%"
     assert t.item(0, 5).text() == "22,000,000" and t.item(2, 5).text() == "4,000,000"
     assert page.live.tabs.currentWidget() is t
@@ -57,11 +69,11 @@ def test_distill_page_shows_comparison(make_window, tiny_project, qtbot, wait_id
 
 
 def test_optimize_page_progress_results_and_flags(make_window, tiny_project, qtbot, wait_idle, dialogs, tmp_path):
-    from ntmm_engine.events import JobFinished, Progress
+    from ntmm_engine.core.events import JobFinished, Progress
 
     w = make_window(tiny_project)
     page = w.page("optimize")
-    assert "distill" in page.needs().lower() or "installation" in page.needs()
+    assert "distill" in page.needs().lower()
     # variant check boxes write optimize.variants
     page.checks["torch_int8"].setChecked(False)
     assert w.project.config.optimize.variants == ["onnx", "onnx_int8"]
@@ -70,14 +82,12 @@ def test_optimize_page_progress_results_and_flags(make_window, tiny_project, qtb
         on_event(Progress("optimize", phase="onnx: exporting", done=1, total=2))
         on_event(Progress("optimize", phase="onnx_int8: quantizing", done=1, total=2))
         on_event(JobFinished("optimize", status="completed"))
-        # shaped like OptimizeResult.to_dict()
-        return FakeResult(data={
-            "reference": {"size_bytes": 16_500_000, "accuracy": 0.86, "macro_f1": 0.85},
-            "variants": {"onnx": {"variant": "onnx", "status": "ok", "size_bytes": 16_000_000, "agreement": 1.0,
-                                  "macro_f1": 0.85, "flagged": False},
-                         "onnx_int8": {"variant": "onnx_int8", "status": "flagged", "size_bytes": 4_000_000,
-                                       "agreement": 0.9, "macro_f1": 0.8, "flagged": True}},
-            "flagged": ["onnx_int8"], "agreement_threshold": 0.99})
+        return OptimizeResult(
+            reference=VariantParity("student_fp32", size_bytes=16_500_000, accuracy=0.86, macro_f1=0.85, agreement=1.0),
+            variants={"onnx": VariantParity("onnx", size_bytes=16_000_000, agreement=1.0, macro_f1=0.85),
+                      "onnx_int8": VariantParity("onnx_int8", status="flagged", size_bytes=4_000_000, agreement=0.9,
+                                                 macro_f1=0.8, flagged=True)},
+            flagged=["onnx_int8"], agreement_threshold=0.99)
 
     w.go_to(3)
     with qtbot.waitSignal(w.runner.finished, timeout=5000):
@@ -110,14 +120,18 @@ def test_benchmark_page_reads_run_folder_and_exports(make_window, tiny_config, t
     (run / "teacher" / "model" / "config.json").write_text("{}")
     (run / "optimize" / "student_onnx_int8").mkdir(parents=True)
     (run / "optimize" / "student_onnx_int8" / "model.onnx").write_bytes(b"x")
-    (run / "optimize" / "result.json").write_text(json.dumps({"flagged": ["onnx_int8"], "variants": {}}))
-    (run / "benchmark").mkdir(parents=True)
-    (run / "benchmark" / "benchmark.json").write_text(json.dumps({"rows": BENCH_ROWS}))
+    # what the optimize and benchmark jobs write: their result.json and a completed stage in the manifest
+    folder = RunFolder(run)
+    atomic_write_json(run / "optimize" / "result.json", OptimizeResult(
+        flagged=["onnx_int8"], variants={"onnx_int8": VariantParity("onnx_int8", status="flagged", flagged=True)}).to_dict())
+    folder.update_stage("optimize", status="completed")
+    atomic_write_json(run / "benchmark" / "result.json", BenchmarkResult(rows=BENCH_ROWS).to_dict())
     (run / "benchmark" / "benchmark.md").write_text("# Benchmark\n| variant |\n")
+    folder.update_stage("benchmark", status="completed")
     tiny_config.save(tmp_path / "p.yaml")
     w = make_window(tmp_path / "p.yaml")
     page = w.page("benchmark")
-    assert page.needs() == "" or "installation" in page.needs()
+    assert page.needs() == ""
     assert list(page.checks) == ["teacher_fp32", "student_onnx_int8"] and page.all_check.isChecked()
     t = page.results.table
     assert t.rowCount() == 3
@@ -140,7 +154,7 @@ def test_benchmark_page_reads_run_folder_and_exports(make_window, tiny_config, t
 def test_predict_page_typed_text_batch_and_compare(make_window, tiny_project, qtbot, monkeypatch, tmp_path, wait_idle):
     from ntmm_app.pages import predict_page
 
-    monkeypatch.setattr(predict_page, "load_model", lambda path: FakePredictor())
+    monkeypatch.setattr(predict_page.api, "load_predictor", lambda path: FakePredictor())
     w = make_window(tiny_project)
     page = w.page("predict")
     w.go_to(5)
@@ -186,18 +200,13 @@ def test_predict_page_typed_text_batch_and_compare(make_window, tiny_project, qt
     assert page.batch_texts == ["1", "2", "3"] and "(column id)" in page.batch_status.text()
 
 
-def test_run_all_starts_or_says_what_is_missing(make_window, tiny_project, dialogs, wait_idle):
-    from ntmm_app.workers import job_available
-
+def test_run_all_starts_with_the_data_check(make_window, tiny_project, dialogs, wait_idle):
     w = make_window(tiny_project)
-    w.run_all()
-    if all(job_available(s) for s in ("teacher", "distill", "optimize", "benchmark")):
-        assert w.runner.busy  # everything is there: it starts
-        w.runner.cancel()
-        w.runner.wait(60000)
-    else:
-        assert not w.runner.busy
-        assert "cannot run" in dialogs.errors[-1][1]
+    assert w.run_all()
+    assert w.runner.busy and w.runner.current == "data"  # the data are checked before any stage starts
+    assert w.runner.pending == ["teacher", "distill", "optimize", "benchmark"]
+    w.runner.cancel()
+    w.runner.wait(60000)
     wait_idle(w)
 
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
-from ntmm_app.workers import PIPELINE, engine_module_available
-
-MISSING = [m for m in ("ntmm_engine.distill", "ntmm_engine.optimize", "ntmm_engine.benchmark", "ntmm_engine.predict")
-           if not engine_module_available(m)]
+from ntmm_engine.api import STAGES
 
 
-@pytest.mark.skipif(bool(MISSING), reason=f"engine modules not written yet: {', '.join(MISSING)} (un-skips by itself once they exist)")
 def test_full_wizard_on_a_tiny_model(make_window, tiny_config, tmp_path, qtbot, wait_idle, dialogs):
     # As small as the pipeline allows: one epoch each, one optimize variant, in-process benchmark.
     c = tiny_config
@@ -28,7 +23,7 @@ def test_full_wizard_on_a_tiny_model(make_window, tiny_config, tmp_path, qtbot, 
         qtbot.mouseClick(w.run_all_button, Qt.MouseButton.LeftButton)
     assert sig.args == [True], dialogs.errors
     assert dialogs.errors == []
-    for stage in PIPELINE:
+    for stage in STAGES:
         assert w.project.stage_status(stage) == "completed", stage
     assert w.current_page.key == "predict"
     assert w.page("distill").comparison.rowCount() >= 2

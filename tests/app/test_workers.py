@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from ntmm_engine.errors import DataError
-from ntmm_engine.events import LogMessage
+from ntmm_engine.core.errors import DataError
+from ntmm_engine.core.events import LogMessage
 
 from fakes import FakeResult, slow_job
 
@@ -37,15 +37,17 @@ def test_only_one_job_at_a_time_and_cancel(qtbot):
     from ntmm_app.workers import JobRunner
 
     runner = JobRunner()
-    states = []
+    states, events = [], []
     runner.busy_changed.connect(states.append)
+    runner.event.connect(events.append)
     assert runner.start("teacher", slow_job, None)
     assert runner.busy and runner.current == "teacher"
     assert not runner.start("distill", slow_job, None)  # refused while busy
-    qtbot.waitUntil(lambda: True, timeout=100)
+    qtbot.waitUntil(lambda: len(events) >= 3, timeout=10000)  # it really runs before it is cancelled
     with qtbot.waitSignal(runner.cancelled, timeout=10000) as sig:
         runner.cancel()
     assert sig.args[0] == "teacher" and sig.args[1].status == "cancelled"
+    assert len(events) < 200  # stopped early, at a step boundary
     assert states == [True, False]
     assert not runner.busy
 
@@ -169,7 +171,7 @@ def test_window_warmup_imports_the_engine_and_freezes_the_heap(make_window, tiny
     w = make_window(tiny_project)
     w.start_warmup(delay_ms=0)
     wait_idle(w, timeout=120000)
-    assert "torch" in sys.modules and "transformers" in sys.modules and "ntmm_engine.teacher" in sys.modules
+    assert "torch" in sys.modules and "transformers" in sys.modules and "transformers.trainer" in sys.modules
     assert gc.get_freeze_count() > 0
     assert dialogs.errors == []  # the data preview ran after the imports, without import races
     assert w.page("data").table.rowCount() > 0

@@ -4,10 +4,9 @@ import re
 
 import pytest
 
-from ntmm_engine.augment import (AUGMENT_OPS, Augmenter, augment_dataset, augment_split, example_rng, load_fillers,
-                                 load_synonyms, match_case, preview, protected_tokens, tokenize)
-from ntmm_engine.config import DataConfig, ProjectConfig
-from ntmm_engine.errors import ConfigError
+from ntmm_engine.data.augment import AUGMENT_OPS, Augmenter, augment_dataset, augment_split, example_rng, load_fillers, load_synonyms, match_case, preview, protected_tokens, tokenize
+from ntmm_engine.core.config import DataConfig, ProjectConfig
+from ntmm_engine.core.errors import ConfigError
 
 NOTE = ("Patient denies chest pain and reports 5 mg aspirin daily, BP 120/80 mmHg, temp 38.5 °C for 3 days, "
         "EF 45%, no fever, not dizzy. History of MI and HTN, negative for malignancy; pulses absent in the left "
@@ -118,7 +117,7 @@ def test_augment_dataset_is_deterministic_order_independent_and_keeps_labels():
 
 
 def test_augment_split_touches_train_only_and_changes_the_fingerprint(easy_csv):
-    from ntmm_engine.data import prepare_data
+    from ntmm_engine.data.prepare import prepare_data
 
     cfg = DataConfig(train=str(easy_csv))
     prepared = prepare_data(cfg, seed=1)
@@ -157,7 +156,7 @@ def test_preview_and_config_validation():
 def test_teacher_trains_on_augmented_data(tiny_config):
     import json
 
-    from ntmm_engine.teacher import run_teacher
+    from ntmm_engine.train.teacher import run_teacher
 
     tiny_config.teacher.epochs = 1
     tiny_config.data.augment_copies = 1

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from testdata import make_rows, write_csv
-from ntmm_engine.benchmark import _add_ratios, find_variants, run_benchmark
-from ntmm_engine.config import ProjectConfig
-from ntmm_engine.errors import ConfigError, NTMMError
-from ntmm_engine.events import BenchmarkRow, CancelToken, Evaluation, event_from_dict, event_to_dict
-from ntmm_engine.runfolder import read_json
+from ntmm_engine.benchmark.job import _add_ratios, find_variants, run_benchmark
+from ntmm_engine.benchmark.report import BenchmarkResult, VariantBenchmark
+from ntmm_engine.core.config import ProjectConfig
+from ntmm_engine.core.errors import ConfigError, NTMMError
+from ntmm_engine.core.events import BenchmarkRow, CancelToken, Evaluation, event_from_dict, event_to_dict
+from ntmm_engine.core.runfolder import read_json
 
 ROW_KEYS = ("variant", "kind", "path", "status", "latency_ms_median", "latency_ms_p95", "throughput_per_s", "threads",
             "size_bytes", "size_note", "folder_bytes", "parameters", "peak_rss_bytes", "memory_method", "macro_f1",
@@ -22,7 +23,7 @@ ROW_KEYS = ("variant", "kind", "path", "status", "latency_ms_median", "latency_m
 
 
 def make_project(root: Path, factory) -> ProjectConfig:
-    from ntmm_engine.data import prepare_data
+    from ntmm_engine.data.prepare import prepare_data
 
     root.mkdir(parents=True, exist_ok=True)
     cfg = ProjectConfig(name="tiny", run_dir=str(root / "runs"))
@@ -42,7 +43,7 @@ def make_project(root: Path, factory) -> ProjectConfig:
 
 @pytest.fixture(scope="module")
 def benchmarked(tmp_path_factory, tiny_bert_factory):
-    from ntmm_engine.optimize import run_optimize
+    from ntmm_engine.export.optimize import run_optimize
 
     cfg = make_project(tmp_path_factory.mktemp("bench"), tiny_bert_factory)
     run_optimize(cfg)
@@ -57,12 +58,13 @@ def benchmarked(tmp_path_factory, tiny_bert_factory):
 def test_rows_have_every_field_and_sane_ratios(benchmarked):
     cfg, result, events = benchmarked
     assert result.status == "completed"
-    names = [r["variant"] for r in result.rows]
+    names = [r.variant for r in result.rows]
     assert names == ["teacher_fp32", "student_fp32", "baseline_fp32", "student_torch_int8", "student_onnx", "student_onnx_int8"]
-    by = {r["variant"]: r for r in result.rows}
-    for r in result.rows:
+    rows = [r.to_dict() for r in result.rows]
+    by = {r["variant"]: r for r in rows}
+    for r in rows:
         assert r["status"] == "ok", r
-        missing = [k for k in ROW_KEYS if k not in r]
+        missing = [k for k in ROW_KEYS if r.get(k) is None]
         assert not missing, (r["variant"], missing)
         assert r["latency_ms_median"] > 0 and r["latency_ms_p95"] >= r["latency_ms_median"] and r["throughput_per_s"] > 0
         assert r["threads"] == 1 and r["latency_samples"] == 5 and 0 <= r["macro_f1"] <= 1
@@ -81,7 +83,8 @@ def test_reports_written_with_sweep(benchmarked):
     cfg, result, _ = benchmarked
     stage = cfg.run_path / "benchmark"
     data = read_json(stage / "benchmark.json")
-    assert data["rows"] == json.loads(json.dumps(result.rows)) and data["environment"]["cpu"]
+    assert data["rows"] == json.loads(json.dumps([r.to_dict() for r in result.rows])) and data["environment"]["cpu"]
+    assert BenchmarkResult.from_dict(data) == result  # the file reads back into the same typed result
     assert read_json(stage / "result.json")["status"] == "completed"
     sweep = data["sweep"]
     assert sweep["variant"] == "student_onnx_int8"
@@ -99,7 +102,7 @@ def test_events_for_the_gui(benchmarked):
     rows = [e for e in events if isinstance(e, BenchmarkRow)]
     assert [e.row["variant"] for e in rows if not e.final][0] == "student_fp32"  # the agreement reference runs first
     final = {e.row["variant"]: e.row for e in rows if e.final}
-    assert list(final) == [r["variant"] for r in result.rows] and "speedup_vs_teacher" in final["student_onnx"]
+    assert list(final) == [r.variant for r in result.rows] and final["student_onnx"]["speedup_vs_teacher"] > 0
     assert {e.split for e in events if isinstance(e, Evaluation)} >= {"benchmark_student_onnx_int8", "benchmark_teacher_fp32"}
     again = event_from_dict(json.loads(json.dumps(event_to_dict(rows[0]))))
     assert isinstance(again, BenchmarkRow) and again.row == rows[0].row
@@ -112,10 +115,10 @@ def test_isolated_measurement_in_a_fresh_process(benchmarked):
     cfg.benchmark.variants = ["student_onnx_int8"]
     result = run_benchmark(cfg)
     (row,) = result.rows
-    assert row["status"] == "ok" and row["memory_method"] == "peak_rss_fresh_process"
-    assert row["peak_rss_bytes"] > row["baseline_rss_bytes"] > 0
-    assert row["torch_loaded"] is False  # an ONNX deployment needs no torch
-    assert row["speedup_vs_teacher"] is None  # teacher not measured in this run
+    assert row.status == "ok" and row.memory_method == "peak_rss_fresh_process"
+    assert row.peak_rss_bytes > row.baseline_rss_bytes > 0
+    assert row.torch_loaded is False  # an ONNX deployment needs no torch
+    assert row.speedup_vs_teacher is None  # teacher not measured in this run
 
 
 def test_variant_selection_errors(benchmarked, tmp_path):
@@ -147,17 +150,17 @@ def test_cancel_after_first_variant(benchmarked):
         (stage / f).unlink()
     cancel = CancelToken()
     result = run_benchmark(cfg, lambda e: cancel.cancel() if isinstance(e, BenchmarkRow) else None, cancel)
-    assert result.status == "cancelled" and [r["variant"] for r in result.rows] == ["student_fp32"]
+    assert result.status == "cancelled" and [r.variant for r in result.rows] == ["student_fp32"]
     assert not (stage / "benchmark.json").exists() and not (stage / "result.json").exists()
 
 
 def test_ratio_maths():
-    rows = [{"variant": "teacher_fp32", "status": "ok", "latency_ms_median": 10.0, "throughput_per_s": 100.0, "size_bytes": 400},
-            {"variant": "student_fp32", "status": "ok", "latency_ms_median": 4.0, "throughput_per_s": 300.0, "size_bytes": 100},
-            {"variant": "student_onnx_int8", "status": "ok", "latency_ms_median": 2.0, "throughput_per_s": 600.0, "size_bytes": 25},
-            {"variant": "baseline_fp32", "status": "failed"}]
+    rows = [VariantBenchmark("teacher_fp32", latency_ms_median=10.0, throughput_per_s=100.0, size_bytes=400),
+            VariantBenchmark("student_fp32", latency_ms_median=4.0, throughput_per_s=300.0, size_bytes=100),
+            VariantBenchmark("student_onnx_int8", latency_ms_median=2.0, throughput_per_s=600.0, size_bytes=25),
+            VariantBenchmark("baseline_fp32", status="failed")]
     _add_ratios(rows)
     q = rows[2]
-    assert (q["speedup_vs_teacher"], q["throughput_ratio_vs_teacher"], q["compression_vs_teacher"]) == (5.0, 6.0, 16.0)
-    assert (q["speedup_vs_student"], q["throughput_ratio_vs_student"], q["compression_vs_student"]) == (2.0, 2.0, 4.0)
-    assert "speedup_vs_teacher" not in rows[3]
+    assert (q.speedup_vs_teacher, q.throughput_ratio_vs_teacher, q.compression_vs_teacher) == (5.0, 6.0, 16.0)
+    assert (q.speedup_vs_student, q.throughput_ratio_vs_student, q.compression_vs_student) == (2.0, 2.0, 4.0)
+    assert rows[3].speedup_vs_teacher is None

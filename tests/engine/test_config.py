@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from ntmm_engine.config import ProjectConfig, field_help, load_config
-from ntmm_engine.errors import ConfigError
+from ntmm_engine.core.config import ProjectConfig, field_help, load_config
+from ntmm_engine.core.errors import ConfigError
 
 
 def test_defaults_are_the_promised_recipe():
@@ -93,7 +93,7 @@ def test_not_a_config_file(tmp_path):
 
 
 def test_init_writes_loadable_starters(tmp_path):
-    from ntmm_engine.cli import main
+    from ntmm_engine.cli.main import main
 
     assert main(["init", str(tmp_path / "a.yaml")]) == 0
     assert main(["init", "--demo", str(tmp_path / "demo")]) == 0

@@ -5,9 +5,11 @@ import json
 import pytest
 
 from testdata import make_rows, write_csv
-from ntmm_engine.config import DataConfig
-from ntmm_engine.data import detect_columns, load_table, prepare_data, tokenize
-from ntmm_engine.errors import DataError
+from ntmm_engine.core.config import DataConfig
+from ntmm_engine.data.columns import detect_columns
+from ntmm_engine.data.readers import load_table
+from ntmm_engine.data.prepare import prepare_data, tokenize
+from ntmm_engine.core.errors import DataError
 
 
 def _rows(n=10):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ntmm_engine.pipeline import Pipeline
-from ntmm_engine.predict import load_predictor
+from ntmm_engine.inference.predictors import load_predictor
 
 TEXTS = ["patient reports chest pain and high blood pressure", "severe headache with seizure today",
          "nausea and liver pain after meals", "history of stroke", "bowel obstruction suspected in the colon"]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ntmm_engine.errors import NTMMError
-from ntmm_engine.events import CancelToken, JobStarted, LogMessage, Progress, TrainLog
-from ntmm_engine.runfolder import read_history, read_json
+from ntmm_engine.core.errors import NTMMError
+from ntmm_engine.core.events import CancelToken, JobStarted, LogMessage, Progress, TrainLog
+from ntmm_engine.core.runfolder import read_history, read_json
 
 LOSS_KEYS = {"loss_kl", "loss_cos", "loss_mse", "loss_ce"}
 
@@ -46,7 +46,7 @@ def project(tiny_config, tiny_bert_factory):
 
 
 def _prepared(cfg, tokenizer):
-    from ntmm_engine.data import prepare_data, tokenize
+    from ntmm_engine.data.prepare import prepare_data, tokenize
 
     prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir)
     tok = tokenize(prepared, tokenizer, cfg.data.max_length).remove_columns("text")
@@ -77,11 +77,10 @@ def _cancel_at(job: str, step: int, events: list):
 
 # ------------------------------------------------------------------- cache
 def test_cached_and_live_teacher_outputs_give_the_same_loss(tmp_path, tiny_config, tiny_bert_factory):
-    from ntmm_engine.losses import DistillLoss, mean_pool
-    from ntmm_engine.models import load_classifier, load_tokenizer
-    from ntmm_engine.students import shrink_teacher
-    from ntmm_engine.teacher_cache import (CACHE_PHASE, CachedTeacher, LiveTeacher, compute_teacher_outputs,
-                                           load_cache, save_cache)
+    from ntmm_engine.distill.losses import DistillLoss, mean_pool
+    from ntmm_engine.core.models import load_classifier, load_tokenizer
+    from ntmm_engine.distill.students import shrink_teacher
+    from ntmm_engine.distill.teacher_cache import CACHE_PHASE, CachedTeacher, LiveTeacher, compute_teacher_outputs, load_cache, save_cache
 
     folder = tiny_bert_factory(layers=2)
     teacher, tok = load_classifier(str(folder)), load_tokenizer(str(folder))
@@ -128,8 +127,8 @@ def test_split_metrics_returns_logits_in_dataset_order(tmp_path, tiny_config, ti
     """Agreement compares rows: predictions must not come back in group_by_length's shuffled order."""
     from transformers import DataCollatorWithPadding, Trainer
 
-    from ntmm_engine.models import load_classifier, load_tokenizer
-    from ntmm_engine.training import split_metrics, training_arguments
+    from ntmm_engine.core.models import load_classifier, load_tokenizer
+    from ntmm_engine.train.recipe import split_metrics, training_arguments
 
     folder = tiny_bert_factory(layers=1)
     model, tok = load_classifier(str(folder)), load_tokenizer(str(folder))
@@ -150,7 +149,7 @@ def test_split_metrics_returns_logits_in_dataset_order(tmp_path, tiny_config, ti
 
 
 def test_missing_teacher_says_run_the_teacher_first(tiny_config):
-    from ntmm_engine.distill import run_distill
+    from ntmm_engine.distill.job import run_distill
 
     with pytest.raises(NTMMError, match="run the teacher first"):
         run_distill(tiny_config)
@@ -158,8 +157,8 @@ def test_missing_teacher_says_run_the_teacher_first(tiny_config):
 
 # -------------------------------------------------------------- end to end
 def test_distill_end_to_end_with_baseline(project):
-    from ntmm_engine.distill import run_distill
-    from ntmm_engine.models import load_classifier
+    from ntmm_engine.distill.job import DistillResult, run_distill
+    from ntmm_engine.core.models import load_classifier
 
     events = []
     result = run_distill(project, events.append)
@@ -193,6 +192,7 @@ def test_distill_end_to_end_with_baseline(project):
     # result.json, manifest, summary
     saved = read_json(run / "result.json")
     assert saved["status"] == "completed" and saved["baseline"]["job"] == "baseline" and saved["model_dir"] == str(run / "student")
+    assert DistillResult.from_dict(saved) == result  # the file reads back into the same typed result
     assert read_json(project.run_path / "manifest.json")["stages"]["distill"]["status"] == "completed"
     text = result.summary_text()
     for word in ("teacher", "student", "baseline", "macro-F1", "agreement", "seconds/epoch"):
@@ -213,8 +213,8 @@ def test_student_with_own_tokenizer_and_width_uses_a_projection(project, tmp_pat
     """A checkpoint student (other vocab, 16 wide vs 32) with the live teacher."""
     from safetensors import safe_open
 
-    from ntmm_engine.distill import LOSS_ATTR, run_distill
-    from ntmm_engine.models import load_classifier, load_tokenizer
+    from ntmm_engine.distill.job import LOSS_ATTR, run_distill
+    from ntmm_engine.core.models import load_classifier, load_tokenizer
 
     d = project.distill
     d.student, d.student_checkpoint = "checkpoint", str(_word_tokenizer_model(tmp_path / "word_bert", project.data.train))
@@ -239,8 +239,8 @@ def test_student_with_own_tokenizer_and_width_uses_a_projection(project, tmp_pat
 
 
 def test_fresh_student_end_to_end(project):
-    from ntmm_engine.distill import run_distill
-    from ntmm_engine.models import load_classifier
+    from ntmm_engine.distill.job import run_distill
+    from ntmm_engine.core.models import load_classifier
 
     d = project.distill
     d.student, d.fresh_layers, d.fresh_hidden_size, d.fresh_heads, d.fresh_intermediate_size = "fresh", 1, 16, 2, 32
@@ -254,8 +254,8 @@ def test_fresh_student_end_to_end(project):
 
 # ---------------------------------------------------------- cancel/resume
 def test_cancel_then_resume_reaches_the_same_step_count_and_reuses_the_cache(project):
-    from ntmm_engine.distill import run_distill
-    from ntmm_engine.models import load_tokenizer
+    from ntmm_engine.distill.job import run_distill
+    from ntmm_engine.core.models import load_tokenizer
 
     project.distill.baseline = False
     events: list = []
@@ -284,7 +284,7 @@ def test_cancel_then_resume_reaches_the_same_step_count_and_reuses_the_cache(pro
 
 
 def test_cancel_in_baseline_resumes_only_the_baseline(project):
-    from ntmm_engine.distill import run_distill
+    from ntmm_engine.distill.job import run_distill
 
     events: list = []
     on_event, cancel = _cancel_at("baseline", 2, events)
@@ -304,7 +304,7 @@ def test_cancel_in_baseline_resumes_only_the_baseline(project):
 
 
 def test_resume_without_checkpoint_is_a_clear_error(project):
-    from ntmm_engine.distill import run_distill
+    from ntmm_engine.distill.job import run_distill
 
     with pytest.raises(NTMMError, match="Nothing to resume"):
         run_distill(project, resume=True)

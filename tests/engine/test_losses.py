@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from ntmm_engine.losses import DistillLoss, mean_pool
+from ntmm_engine.distill.losses import DistillLoss, mean_pool
 
 S_LOGITS = [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]]
 T_LOGITS = [[1.0, 1.5, -0.5], [-1.0, 2.0, 0.0]]
@@ -135,7 +135,7 @@ def _tiny_models():
 
 
 def test_gradients_reach_the_student_but_never_the_teacher():
-    from ntmm_engine.teacher_cache import LiveTeacher
+    from ntmm_engine.distill.teacher_cache import LiveTeacher
 
     teacher, student = _tiny_models()
     loss = DistillLoss(temperature=2.0, alpha=0.5, cosine_weight=1.0, mse_weight=1.0, student_hidden=8, teacher_hidden=16)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ntmm_engine.config import ProjectConfig
-from ntmm_engine.errors import Cancelled, ConfigError
-from ntmm_engine.events import CancelToken, JobFinished, Progress
-from ntmm_engine.lr_finder import find_lr, lr_find_path, lr_schedule, smooth_losses, suggest_lr
+from ntmm_engine.core.config import ProjectConfig
+from ntmm_engine.core.errors import Cancelled, ConfigError
+from ntmm_engine.core.events import CancelToken, JobFinished, Progress
+from ntmm_engine.train.lr_finder import find_lr, lr_find_path, lr_schedule, smooth_losses, suggest_lr
 
 
 def folder_hash(folder) -> str:
@@ -43,7 +43,7 @@ def test_schedule_smoothing_and_suggestion_on_a_known_curve():
 
 
 def test_cli_lr_find_suggests_a_sensible_rate_and_leaves_the_model_alone(lr_config, tmp_path, capsys):
-    from ntmm_engine.cli import main
+    from ntmm_engine.cli.main import main
 
     base = lr_config.teacher.base_model
     before = folder_hash(Path(base))
@@ -67,7 +67,7 @@ def test_cli_lr_find_suggests_a_sensible_rate_and_leaves_the_model_alone(lr_conf
 def test_divergence_stops_early_and_an_in_memory_model_is_not_changed(lr_config):
     import torch
 
-    from ntmm_engine.models import load_classifier
+    from ntmm_engine.core.models import load_classifier
 
     model = load_classifier(lr_config.teacher.base_model, id2label={0: "cardio", 1: "gastro", 2: "neuro"})
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -4,8 +4,8 @@ import json
 
 import yaml
 
-from ntmm_engine.config import ProjectConfig
-from ntmm_engine.model_card import hub_base_model, render_model_card, write_model_card
+from ntmm_engine.core.config import ProjectConfig
+from ntmm_engine.reports.model_card import hub_base_model, render_model_card, write_model_card
 
 
 def front_matter(text: str) -> dict:
@@ -22,7 +22,7 @@ def fake_metrics(acc=0.8125, f1=0.79421):
 
 
 def test_teacher_run_writes_a_card_with_its_real_metrics(tiny_config):
-    from ntmm_engine.teacher import run_teacher
+    from ntmm_engine.train.teacher import run_teacher
 
     tiny_config.teacher.epochs = 1
     run_teacher(tiny_config)
@@ -94,8 +94,8 @@ def test_card_without_metrics_or_known_data_and_hub_names(tmp_path):
 
 
 def test_variant_card_and_benchmark_section(tmp_path):
-    from ntmm_engine.config import ProjectConfig
-    from ntmm_engine.model_card import add_benchmark_section, write_variant_card
+    from ntmm_engine.core.config import ProjectConfig
+    from ntmm_engine.reports.model_card import add_benchmark_section, write_variant_card
 
     m = {"accuracy": 0.8125, "macro_f1": 0.7931, "per_class": [{"label": "a", "precision": 1, "recall": 1, "f1": 1, "support": 3}]}
     folder = tmp_path / "student_onnx_int8"

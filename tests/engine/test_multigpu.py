@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from ntmm_engine.runfolder import read_history
-from ntmm_engine.teacher import run_teacher
+from ntmm_engine.core.runfolder import read_history
+from ntmm_engine.train.teacher import run_teacher
 
 
 @pytest.mark.slow

@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 
 from testdata import make_rows, write_csv
-from ntmm_engine.config import ProjectConfig
-from ntmm_engine.errors import NTMMError
-from ntmm_engine.events import CancelToken, Evaluation, JobFinished, Progress
-from ntmm_engine.optimize import parity_report, run_optimize
-from ntmm_engine.predict import load_predictor
-from ntmm_engine.runfolder import RunFolder, read_json
+from ntmm_engine.core.config import ProjectConfig
+from ntmm_engine.core.errors import NTMMError
+from ntmm_engine.core.events import CancelToken, Evaluation, JobFinished, Progress
+from ntmm_engine.export.parity import parity_report
+from ntmm_engine.export.optimize import OptimizeResult, run_optimize
+from ntmm_engine.inference.predictors import load_predictor
+from ntmm_engine.core.runfolder import RunFolder, read_json
 
 
 def make_project(root: Path, factory, *, student: bool = True) -> ProjectConfig:
     """A project whose run folder holds a tiny teacher and student, as the earlier stages would leave it."""
-    from ntmm_engine.data import prepare_data
+    from ntmm_engine.data.prepare import prepare_data
 
     root.mkdir(parents=True, exist_ok=True)
     cfg = ProjectConfig(name="tiny", run_dir=str(root / "runs"))
@@ -64,9 +65,10 @@ def test_every_variant_is_built_checked_and_loadable(optimized):
     cfg, result, events = optimized
     opt = cfg.run_path / "optimize"
     assert result.status == "completed" and set(result.variants) == {"torch_int8", "onnx", "onnx_int8"}
-    assert result.test_examples == 6 and result.reference["macro_f1"] is not None
+    assert result.test_examples == 6 and result.reference.macro_f1 is not None
+    assert OptimizeResult.from_dict(read_json(opt / "result.json")) == result  # result.json reads back into the same type
     for name, kind in (("torch_int8", "torch_int8"), ("onnx", "onnx"), ("onnx_int8", "onnx")):
-        v = result.variants[name]
+        v = result.variants[name].to_dict()
         assert v["status"] == "ok", v
         folder = Path(v["path"])
         assert folder == opt / f"student_{name}"
@@ -78,15 +80,15 @@ def test_every_variant_is_built_checked_and_loadable(optimized):
         assert p.kind == kind and p.label_names == info["label_names"]
         for key in ("accuracy", "macro_f1", "agreement", "per_class_agreement", "max_abs_logit_diff",
                     "mean_abs_logit_diff", "changed", "changed_count", "flagged", "size_bytes", "build_seconds"):
-            assert key in v, key
-    onnx, q = result.variants["onnx"], result.variants["onnx_int8"]
+            assert v[key] is not None, key
+    onnx, q = result.variants["onnx"].to_dict(), result.variants["onnx_int8"].to_dict()
     assert onnx["agreement"] == 1.0 and onnx["max_abs_logit_diff"] < 1e-4
-    assert result.variants["torch_int8"]["max_abs_logit_diff"] < 0.05 and q["max_abs_logit_diff"] < 0.05
+    assert result.variants["torch_int8"].max_abs_logit_diff < 0.05 and q["max_abs_logit_diff"] < 0.05
     # INT8 of MatMul *and* Gather: the embedding-heavy tiny student shrinks about 4x
     assert onnx["size_bytes"] == (opt / "student_onnx" / "model.onnx").stat().st_size
     assert q["size_bytes"] < 0.35 * onnx["size_bytes"]
     assert q["quantization"]["op_types"] == ["MatMul", "Gather"]
-    assert "in memory" in result.variants["torch_int8"]["size_note"]
+    assert "in memory" in result.variants["torch_int8"].size_note
     assert not list(opt.glob("student_torch_int8/*.bin")) and not list(opt.glob("student_torch_int8/*.pt"))
     assert not [p.name for p in opt.iterdir() if p.name.startswith(".")]  # no staging leftovers
     parity = read_json(opt / "parity.json")
@@ -117,12 +119,12 @@ def test_onnx_graphs_have_dynamic_axes_and_int8_embeddings(optimized):
 
 
 def test_per_channel_quantization_and_cpu_profile(optimized, tmp_path):
-    from ntmm_engine.onnx_export import cpu_quant_profile, quantize_onnx
+    from ntmm_engine.export.onnx import cpu_quant_profile, quantize_onnx
 
     cfg, result, _ = optimized
     profile = cpu_quant_profile()
     assert profile["profile"] in ("avx512_vnni", "avx512", "avx2", "arm64") and isinstance(profile["reduce_range"], bool)
-    assert result.variants["onnx_int8"]["quantization"]["reduce_range"] == profile["reduce_range"]
+    assert result.variants["onnx_int8"].quantization["reduce_range"] == profile["reduce_range"]
     src = cfg.run_path / "optimize" / "student_onnx" / "model.onnx"
     settings = quantize_onnx(src, tmp_path / "pc.onnx", per_channel=True)
     assert settings["per_channel"] and (tmp_path / "pc.onnx").stat().st_size < 0.35 * src.stat().st_size
@@ -155,7 +157,7 @@ def test_cancel_between_variants(tmp_path, tiny_bert_factory):
 def test_torch_int8_unavailable_is_reported_not_fatal(tmp_path, tiny_bert_factory, monkeypatch):
     import torch.ao.quantization as tq
 
-    from ntmm_engine import quantize
+    from ntmm_engine.inference import torch_int8 as quantize
 
     monkeypatch.delattr(tq, "quantize_dynamic")
     ok, reason = quantize.torch_int8_status()
@@ -164,6 +166,6 @@ def test_torch_int8_unavailable_is_reported_not_fatal(tmp_path, tiny_bert_factor
     cfg.optimize.variants = ["torch_int8"]
     result = run_optimize(cfg)
     v = result.variants["torch_int8"]
-    assert result.status == "completed" and v["status"] == "unavailable" and "not available in this torch" in v["message"]
+    assert result.status == "completed" and v.status == "unavailable" and "not available in this torch" in v.message
     assert not (cfg.run_path / "optimize" / "student_torch_int8").exists()
     assert "not available" in result.summary_text()

@@ -1,7 +1,8 @@
 """Pipeline: skip what is up to date, resume a cancelled stage, --force redoes a stage and what follows."""
 
-from ntmm_engine.events import CancelToken, TrainLog
-from ntmm_engine.pipeline import Pipeline, stage_fingerprints
+from ntmm_engine.core.events import CancelToken, TrainLog
+from ntmm_engine.pipeline import Pipeline
+from ntmm_engine.core.fingerprints import stage_fingerprints
 
 TRAINING = ("teacher", "distill")
 
@@ -51,6 +52,6 @@ def test_fingerprints_follow_inputs(tiny_config, tmp_path):
 def test_unknown_force_stage(tiny_config):
     import pytest
 
-    from ntmm_engine.errors import NTMMError
+    from ntmm_engine.core.errors import NTMMError
     with pytest.raises(NTMMError, match="unknown stage"):
         Pipeline(tiny_config).plan(force="nope")

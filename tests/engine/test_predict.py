@@ -10,9 +10,10 @@ import shutil
 import numpy as np
 import pytest
 
-from ntmm_engine.errors import DataError, ModelError, NTMMError
-from ntmm_engine.predict import (Prediction, label_order, load_predictor, predict_cli, read_texts_file,
-                                 texts_file_columns)
+from ntmm_engine.core.errors import DataError, ModelError, NTMMError
+from ntmm_engine.inference.predictors import Prediction, label_order, load_predictor
+from ntmm_engine.cli.predict import predict_cli
+from ntmm_engine.inference.textfiles import read_texts_file, texts_file_columns
 
 LABELS = ["cardio", "gastro", "neuro"]
 TEXTS = ["patient reports chest pain and high blood pressure", "severe headache with seizure today",
@@ -30,7 +31,7 @@ def hf_dir(tmp_path_factory, tiny_bert_dir):
 
 @pytest.fixture(scope="module")
 def onnx_dir(hf_dir):
-    from ntmm_engine.onnx_export import export_onnx
+    from ntmm_engine.export.onnx import export_onnx
 
     folder = hf_dir.parent / "onnx"
     export_onnx(hf_dir, folder, opset=17)
@@ -198,7 +199,7 @@ def test_predict_cli_files_and_outputs(hf_dir, onnx_dir, tmp_path, capsys):
 
 
 def test_predict_cli_errors_through_main(hf_dir, tmp_path, capsys):
-    from ntmm_engine.cli import main
+    from ntmm_engine.cli.main import main
 
     empty = tmp_path / "empty.txt"
     empty.write_text("\n \n")
@@ -208,3 +209,33 @@ def test_predict_cli_errors_through_main(hf_dir, tmp_path, capsys):
     assert "Model not found" in capsys.readouterr().err
     assert main(["predict", "--model", str(hf_dir), "x", "--out", str(tmp_path / "p.xlsx")]) == 1
     assert "unsupported file type" in capsys.readouterr().err
+
+
+def test_prediction_reads_the_column_the_model_was_trained_on(hf_dir, tmp_path, capsys):
+    """A model trained on column 'note' reads 'note' from a file to predict, even where the detector alone would
+    pick a longer column; without that record, prediction uses the same detector as training."""
+    from ntmm_engine.data.columns import find_text_column
+
+    model = tmp_path / "trained_on_note"
+    shutil.copytree(hf_dir, model)
+    info = json.loads((model / "ntmm.json").read_text())
+    (model / "ntmm.json").write_text(json.dumps({**info, "text_column": "note"}))
+    rows = [{"index": i, "label": "cardio", "comment": "reviewed by the admitting team, no change to the care plan " * 2,
+             "note": t} for i, t in enumerate(TEXTS[:3])]
+    f = tmp_path / "notes.csv"
+    with open(f, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    assert load_predictor(model).text_column == "note"
+    # the GUI's column list and the CLI read the model's column
+    cols, chosen = texts_file_columns(f, prefer="note")
+    assert cols == ["index", "label", "comment", "note"] and chosen == "note"
+    out = tmp_path / "pred.csv"
+    args = argparse.Namespace(texts=[], model=str(model), file=str(f), column=None, out=str(out), batch_size=2,
+                              allow_pickle=False)
+    assert predict_cli(args) == 0
+    assert [r["text"] for r in csv.DictReader(open(out, encoding="utf-8"))] == TEXTS[:3]
+    # without a recorded column: the training detector decides, for files as for training data
+    values = {c: [r[c] for r in rows] for c in rows[0]}
+    assert texts_file_columns(f)[1] == find_text_column({c: [str(v) for v in vs] for c, vs in values.items()}) == "comment"

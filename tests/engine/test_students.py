@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ntmm_engine.config import DistillConfig
-from ntmm_engine.errors import ConfigError, ModelError
-from ntmm_engine.students import (build_student, choose_layer_indices, find_layer_list, fresh_student, shrink_teacher,
-                                  spread_layers)
+from ntmm_engine.core.config import DistillConfig
+from ntmm_engine.core.errors import ConfigError, ModelError
+from ntmm_engine.distill.students import build_student, choose_layer_indices, find_layer_list, fresh_student, shrink_teacher, spread_layers
 
 
 def _batch():
@@ -87,7 +86,7 @@ def test_shrink_copies_chosen_layers_embeddings_and_head(family):
 
 
 def test_shrunk_student_saves_and_loads(tmp_path, tiny_bert_factory):
-    from ntmm_engine.models import load_classifier
+    from ntmm_engine.core.models import load_classifier
 
     teacher = load_classifier(str(tiny_bert_factory(layers=3)))
     student = shrink_teacher(teacher, [0, 2])
@@ -109,7 +108,7 @@ def test_non_bert_family_model_gives_clear_error():
 
 
 def test_build_student_shrink_uses_config(tiny_bert_factory):
-    from ntmm_engine.models import load_classifier, load_tokenizer
+    from ntmm_engine.core.models import load_classifier, load_tokenizer
 
     folder = tiny_bert_factory(layers=3)
     teacher, tok = load_classifier(str(folder)), load_tokenizer(str(folder))
@@ -121,7 +120,7 @@ def test_build_student_shrink_uses_config(tiny_bert_factory):
 
 
 def test_fresh_student_reads_the_teacher_tokenizer(tiny_tokenizer_dir):
-    from ntmm_engine.models import load_tokenizer
+    from ntmm_engine.core.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_tokenizer_dir))
     d = DistillConfig(student="fresh", fresh_layers=1, fresh_hidden_size=16, fresh_heads=2, fresh_intermediate_size=32)

@@ -5,11 +5,12 @@ import math
 
 import pytest
 
-from ntmm_engine.config import ProjectConfig
-from ntmm_engine.events import CancelToken, Evaluation, JobStarted, TrainLog
-from ntmm_engine.runfolder import RunFolder, read_history
-from ntmm_engine.teacher import run_teacher
-from ntmm_engine.training import training_arguments
+from ntmm_engine.core.config import ProjectConfig
+from ntmm_engine.core.events import CancelToken, Evaluation, JobStarted, TrainLog
+from ntmm_engine.core.runfolder import RunFolder, read_history
+from ntmm_engine.train.recipe import TrainResult
+from ntmm_engine.train.teacher import run_teacher
+from ntmm_engine.train.recipe import training_arguments
 
 
 def test_trainer_receives_every_recipe_option(tmp_path):
@@ -28,8 +29,8 @@ def test_trainer_receives_every_recipe_option(tmp_path):
 
 
 def test_precision_auto_is_fp32_on_cpu_and_fp16_refused():
-    from ntmm_engine.errors import ConfigError
-    from ntmm_engine.training import choose_precision
+    from ntmm_engine.core.errors import ConfigError
+    from ntmm_engine.train.recipe import choose_precision
 
     t = ProjectConfig().teacher
     assert choose_precision(t, "cpu") == "fp32"
@@ -77,6 +78,9 @@ def test_tiny_teacher_run_events_schedule_and_artifacts(tiny_config):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["stages"]["teacher"]["data_fingerprint"] and "packages" in manifest["environment"]
     assert (run / "config.yaml").is_file()
+    info = json.loads((run / "teacher" / "model" / "ntmm.json").read_text())
+    assert info["text_column"] == "text"  # prediction reads the same column
+    assert TrainResult.from_dict(json.loads((run / "teacher" / "result.json").read_text())) == result
 
 
 def test_cancel_within_one_step_then_resume_to_same_step_count(tiny_config):
@@ -105,14 +109,14 @@ def test_cancel_within_one_step_then_resume_to_same_step_count(tiny_config):
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tiny_config):
-    from ntmm_engine.errors import NTMMError
+    from ntmm_engine.core.errors import NTMMError
 
     with pytest.raises(NTMMError, match="Nothing to resume"):
         run_teacher(tiny_config, resume=True)
 
 
 def test_cli_teacher_prints_final_metrics(tiny_config, tmp_path, capsys):
-    from ntmm_engine.cli import main
+    from ntmm_engine.cli.main import main
 
     tiny_config.teacher.epochs = 1
     path = tiny_config.save(tmp_path / "p.yaml")
@@ -122,7 +126,7 @@ def test_cli_teacher_prints_final_metrics(tiny_config, tmp_path, capsys):
 
 
 def test_cli_reports_config_errors_without_traceback(tmp_path, capsys):
-    from ntmm_engine.cli import main
+    from ntmm_engine.cli.main import main
 
     p = tmp_path / "bad.yaml"
     p.write_text("teacher: {learning_rate: -1}\n")

@@ -1,0 +1,81 @@
+"""The engine's façade: the one module the desktop app and the CLI use, with ``core.events``,
+``core.config`` and ``core.errors`` (import-linter contracts in ``pyproject.toml`` hold them to it).
+
+Jobs (each takes a :class:`ProjectConfig`, an ``on_event`` callback and a
+:class:`CancelToken`, writes into the run folder and returns a typed result):
+
+    check_data, run_teacher, find_lr, run_distill, run_optimize, run_benchmark, Pipeline
+
+Everything else is read-only or short: the run folder's state and results
+(:class:`RunState`), the layout registry (:data:`STAGES`, :data:`VARIANTS`,
+:class:`RunLayout`), data previews for the Data step, predictors and text
+files for prediction, starter projects and the user folders.
+
+Importing it is cheap: torch, transformers and datasets load when a job or a
+predictor first needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .benchmark.job import run_benchmark
+from .benchmark.report import BenchmarkResult, VariantBenchmark
+from .core.config import BUNDLED_MINILM, OPTIMIZE_VARIANTS, ProjectConfig, field_help, load_config
+from .core.events import CancelToken
+from .core.jobframe import is_main_process
+from .core.layout import PREFERRED, REFERENCE, RESUMABLE, STAGES, TEACHER, VARIANTS, RunLayout, Variant, is_model, variant_name
+from .core.models import model_layer_count
+from .core.project import demo_config, demo_project_path, write_starter
+from .core.resources import log_dir, resources_dir, user_data_dir
+from .data.augment import preview as augment_preview
+from .data.check import check_data
+from .data.prepare import DataReport
+from .data.preview import DataAnalysis, DataPreview, analyse_data, preview_data
+from .distill.job import DistillResult, run_distill
+from .export.optimize import OptimizeResult, run_optimize
+from .export.parity import VariantParity
+from .inference.predictors import Prediction, Predictor, load_predictor, model_text_column
+from .inference.textfiles import iter_texts_file, read_texts_file, texts_file_columns
+from .inference.writers import PredictionWriter
+from .pipeline import STAGE_JOBS, Pipeline, PipelineResult
+from .runs import RESULT_TYPES, RunState
+from .train.lr_finder import LRFinderResult, find_lr, read_lr_curve
+from .train.recipe import TrainResult
+from .train.teacher import run_teacher
+
+
+def stage_job(stage: str) -> Callable[..., Any]:
+    """The job function of a stage (``teacher`` -> :func:`run_teacher`)."""
+    return STAGE_JOBS[stage]
+
+
+def plan(config: ProjectConfig, force: str | None = None) -> dict[str, str]:
+    """What "run all" would do per stage: run | resume | skip (raises NTMMError when it cannot tell)."""
+    return Pipeline(config).plan(force)
+
+
+def replaced_by(config: ProjectConfig, stage_plan: dict[str, str]) -> list[str]:
+    """Stages whose completed results ``stage_plan`` would replace."""
+    return Pipeline(config).replaced_by(stage_plan)
+
+
+__all__ = [
+    # jobs
+    "check_data", "run_teacher", "find_lr", "run_distill", "run_optimize", "run_benchmark", "Pipeline", "stage_job",
+    "plan", "replaced_by", "STAGE_JOBS",
+    # results
+    "DataReport", "TrainResult", "LRFinderResult", "DistillResult", "OptimizeResult", "VariantParity", "BenchmarkResult",
+    "VariantBenchmark", "PipelineResult", "RESULT_TYPES",
+    # the run folder
+    "RunState", "RunLayout", "STAGES", "RESUMABLE", "VARIANTS", "Variant", "PREFERRED", "REFERENCE", "TEACHER",
+    "variant_name", "is_model", "read_lr_curve",
+    # data and models for the Data and Distill steps
+    "DataPreview", "DataAnalysis", "preview_data", "analyse_data", "augment_preview", "model_layer_count",
+    # prediction
+    "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
+    "texts_file_columns", "PredictionWriter",
+    # projects, folders, process
+    "ProjectConfig", "load_config", "field_help", "BUNDLED_MINILM", "OPTIMIZE_VARIANTS", "demo_config",
+    "demo_project_path", "write_starter", "resources_dir", "log_dir", "user_data_dir", "CancelToken", "is_main_process",
+]

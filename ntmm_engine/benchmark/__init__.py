@@ -1,0 +1,1 @@
+"""Measuring every variant side by side: timing, memory, reports, the benchmark job."""

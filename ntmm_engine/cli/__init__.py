@@ -1,0 +1,1 @@
+"""The ``ntmm`` command line."""

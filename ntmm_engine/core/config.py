@@ -1,0 +1,384 @@
+"""The NTMM project configuration: one dataclass tree, saved as YAML (JSON accepted).
+
+Each field carries a one-line ``help`` (shown as a GUI tooltip and in
+``ntmm init``) and its allowed range or choices, so validation, the CLI's
+``--set`` and the GUI forms all read the same metadata.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .errors import ConfigError
+from .layout import OPTIMIZE_VARIANTS
+from .runfolder import atomic_write_text, check_run_dir
+
+BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
+
+
+def opt(default: Any, help: str, *, min: float | None = None, max: float | None = None,
+        min_exclusive: bool = False, max_exclusive: bool = False,
+        choices: tuple | None = None, group: str = "", advanced: bool = False, path: bool = False,
+        result: bool | Callable[[Any], bool] = True):
+    """A config field with help text and constraints in its metadata.
+
+    ``result`` says whether the field changes what its stage produces: False
+    for settings such as logging intervals, or a function of the section
+    (``lambda d: d.augment_copies > 0``) for settings that matter only when
+    another one is on. Stage fingerprints hash only such fields, so editing a
+    logging interval never makes a 40-minute teacher out of date.
+    """
+    meta = dict(help=help, min=min, max=max, min_exclusive=min_exclusive,
+                max_exclusive=max_exclusive, choices=choices, group=group,
+                advanced=advanced, path=path, result=result)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    train: str = opt("", "Training data: a CSV/TSV/JSON/JSONL/Parquet file, a datasets.save_to_disk folder, or a Hugging Face hub dataset name.", path=True)
+    validation: str = opt("", "Optional validation file; empty = split it off the training data.", path=True)
+    test: str = opt("", "Optional test file; empty = split it off the training data.", path=True)
+    text_column: str = opt("", "Column holding the text; empty = detect (longest free-text column).")
+    label_column: str = opt("", "Column holding the label; empty = detect (low-cardinality column).")
+    label_names: str = opt("", "Optional CSV mapping label ids to names (two columns: id, name).", path=True)
+    validation_ratio: float = opt(0.1, "Share of training rows held out for validation when no validation file is given.", min=0.0, max=0.5, min_exclusive=True)
+    test_ratio: float = opt(0.1, "Share of training rows held out for test when no test file is given.", min=0.0, max=0.5, min_exclusive=True)
+    max_length: int = opt(256, "Longest token sequence; longer texts are truncated.", min=8, max=8192)
+    group_by_length: bool = opt(True, "Batch texts of similar length together (less padding, faster).")
+    drop_cross_split_duplicates: bool = opt(True, "Drop validation/test rows whose text also appears in training.")
+    augment_copies: int = opt(0, "Augmented copies added per training example (medical synonyms, filler phrases, nearby word swaps; negations and measurements are never changed). 0 = off. Validation and test are never augmented.", min=0, max=20)
+    augment_p: float = opt(0.15, "Probability that each eligible word is changed by an augmentation operation.", min=0.0, max=1.0, min_exclusive=True, advanced=True,
+                           result=lambda d: d.augment_copies > 0)
+    augment_ops: list[str] = opt(["synonym", "insert", "swap"], "Augmentation operations: synonym (medical synonym table), insert (clinical filler phrases), swap (nearby words).", advanced=True,
+                                 result=lambda d: d.augment_copies > 0)
+
+
+@dataclass
+class RecipeConfig:
+    """The training recipe shared by teacher fine-tuning and distillation."""
+
+    epochs: float = opt(4.0, "Number of passes over the training data.", min=0.0, min_exclusive=True, max=1000, group="Schedule")
+    learning_rate: float = opt(2e-4, "Peak learning rate of AdamW.", min=0.0, min_exclusive=True, max=1.0, group="Optimization")
+    batch_size: int = opt(16, "Examples per device per forward pass.", min=1, max=4096, group="Optimization")
+    gradient_accumulation_steps: int = opt(4, "Forward passes summed per optimizer step (effective batch = batch_size x this x devices).", min=1, max=1024, group="Optimization")
+    eval_batch_size: int = opt(64, "Examples per forward pass during evaluation.", min=1, max=4096, group="Optimization", advanced=True, result=False)
+    weight_decay: float = opt(0.01, "AdamW decoupled weight decay.", min=0.0, max=1.0, group="Regularization")
+    adam_beta1: float = opt(0.9, "AdamW beta1.", min=0.0, max=1.0, max_exclusive=True, group="Optimization", advanced=True)
+    adam_beta2: float = opt(0.999, "AdamW beta2.", min=0.0, max=1.0, max_exclusive=True, group="Optimization", advanced=True)
+    adam_epsilon: float = opt(1e-8, "AdamW epsilon.", min=0.0, min_exclusive=True, max=1.0, group="Optimization", advanced=True)
+    warmup_ratio: float = opt(0.1, "Share of steps with linear learning-rate warmup.", min=0.0, max=1.0, max_exclusive=True, group="Schedule")
+    lr_scheduler: str = opt("cosine", "Learning-rate decay after warmup.", choices=("cosine", "linear", "constant_with_warmup"), group="Schedule")
+    label_smoothing: float = opt(0.1, "Label smoothing of the cross-entropy loss.", min=0.0, max=1.0, max_exclusive=True, group="Regularization")
+    max_grad_norm: float = opt(1.0, "Gradient clipping norm (0 disables).", min=0.0, max=1e6, group="Regularization")
+    precision: str = opt("auto", "Mixed precision: auto = bf16 on GPUs that support it, else fp16 on CUDA, fp32 on CPU.", choices=("auto", "fp32", "fp16", "bf16"), group="Precision & device")
+    device: str = opt("auto", "Where to train: auto = CUDA, then MPS, then CPU.", choices=("auto", "cuda", "mps", "cpu"), group="Precision & device")
+    early_stopping_patience: int = opt(3, "Evaluations without improvement before stopping (0 disables early stopping).", min=0, max=1000, group="Early stopping")
+    early_stopping_metric: str = opt("loss", "Validation metric watched for early stopping and best-checkpoint choice.", choices=("loss", "macro_f1", "accuracy"), group="Early stopping")
+    early_stopping_threshold: float = opt(0.0, "Smallest change that counts as an improvement.", min=0.0, max=1.0, group="Early stopping", advanced=True)
+    logging_steps: int = opt(5, "Optimizer steps between training-log events.", min=1, max=100000, group="Schedule", advanced=True, result=False)
+    save_total_limit: int = opt(2, "Checkpoints kept on disk (the best one is always kept).", min=1, max=100, group="Schedule", advanced=True, result=False)
+
+
+@dataclass
+class TeacherConfig(RecipeConfig):
+    base_model: str = opt(BUNDLED_MINILM, "Pretrained encoder: the bundled MiniLM, a local save_pretrained folder, or a hub name.", group="Model")
+    trust_remote_code: bool = opt(False, "Allow a hub model to run its own Python code. Only for models you trust.", group="Model", advanced=True, result=False)
+
+
+@dataclass
+class DistillConfig(RecipeConfig):
+    teacher: str = opt("", "Teacher model folder; empty = the teacher of this project's run folder.", path=True, group="Model")
+    student: str = opt("shrink", "How the student is built: shrink the teacher, another pretrained checkpoint, or a fresh small config.", choices=("shrink", "checkpoint", "fresh"), group="Model")
+    num_layers: int = opt(2, "Layers kept when shrinking the teacher (spread evenly).", min=1, max=96, group="Model")
+    layer_indices: list[int] = opt([], "Exact teacher layers to keep when shrinking; empty = spread num_layers evenly.", group="Model")
+    student_checkpoint: str = opt("", "Pretrained checkpoint (folder or hub name) used when student = checkpoint.", group="Model")
+    fresh_layers: int = opt(2, "Layers of a fresh student.", min=1, max=48, group="Model", advanced=True)
+    fresh_hidden_size: int = opt(128, "Hidden size of a fresh student.", min=8, max=4096, group="Model", advanced=True)
+    fresh_heads: int = opt(2, "Attention heads of a fresh student (must divide the hidden size).", min=1, max=64, group="Model", advanced=True)
+    fresh_intermediate_size: int = opt(512, "Feed-forward size of a fresh student.", min=8, max=16384, group="Model", advanced=True)
+    temperature: float = opt(3.0, "Softmax temperature of the KL term.", min=1.0, max=10.0, group="Distillation")
+    alpha: float = opt(0.5, "Weight of the distillation terms against the hard-label cross-entropy.", min=0.0, max=1.0, group="Distillation")
+    cosine_weight: float = opt(0.1, "Weight of the pooled-hidden-state cosine loss (0 disables).", min=0.0, max=100.0, group="Distillation")
+    mse_weight: float = opt(0.05, "Weight of the logit MSE loss (0 disables).", min=0.0, max=100.0, group="Distillation")
+    cache_teacher: bool = opt(True, "Compute teacher outputs once and reuse them (much faster).", group="Distillation", result=False)
+    baseline: bool = opt(True, "Also train the identical student on hard labels only, to show what distillation buys.", group="Distillation")
+    trust_remote_code: bool = opt(False, "Allow a hub student checkpoint to run its own Python code.", group="Model", advanced=True, result=False)
+
+
+@dataclass
+class OptimizeConfig:
+    model: str = opt("", "Model folder to optimize; empty = this project's distilled student.", path=True)
+    variants: list[str] = opt(["torch_int8", "onnx", "onnx_int8"], "Variants to build: torch_int8, onnx, onnx_int8.")
+    opset: int = opt(17, "ONNX opset version.", min=14, max=21)
+    per_channel: bool = opt(True, "Per-channel INT8 weights for ONNX: on a narrow 2-layer student this kept 98.5% label agreement where per-tensor kept 94.5%.")
+    agreement_threshold: float = opt(0.99, "Flag a variant whose label agreement with the fp32 student is below this.", min=0.0, max=1.0)
+
+
+@dataclass
+class BenchmarkConfig:
+    variants: list[str] = opt([], "Variants to measure; empty = every model in the run folder.")
+    num_samples: int = opt(100, "Test texts timed at batch 1.", min=1, max=100000)
+    warmup: int = opt(5, "Untimed warm-up runs before measuring.", min=0, max=1000)
+    throughput_batch_size: int = opt(32, "Batch size for the throughput figure.", min=1, max=4096)
+    threads: int = opt(0, "Intra-op threads; 0 = all cores.", min=0, max=1024)
+    sweep: bool = opt(False, "Also sweep threads x batch size x sequence length for one variant.")
+    sweep_variant: str = opt("student_onnx_int8", "Variant swept when sweep is on.", result=lambda b: b.sweep)
+    sweep_threads: list[int] = opt([1, 2, 0], "Thread counts of the sweep (0 = all cores).", advanced=True, result=lambda b: b.sweep)
+    sweep_batch_sizes: list[int] = opt([1, 8, 32], "Batch sizes of the sweep.", advanced=True, result=lambda b: b.sweep)
+    sweep_seq_lengths: list[int] = opt([64, 128, 256], "Sequence lengths of the sweep (texts padded/truncated to exactly this many tokens).", advanced=True, result=lambda b: b.sweep)
+    isolate: bool = opt(True, "Measure each variant in a fresh process: true peak memory and no interference between variants (a few seconds slower).", advanced=True)
+
+
+@dataclass
+class ProjectConfig:
+    name: str = opt("ntmm-project", "Project name, used in reports and model cards.")
+    run_dir: str = opt("runs", "Folder for every artifact of this project (relative to the config file).", path=True)
+    seed: int = opt(42, "Random seed for splits, initialisation and data order.", min=0, max=2**32 - 1)
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    # Folder relative paths are resolved against (the config file's folder); not saved.
+    base_dir: str = field(default=".", compare=False, repr=False, metadata={"internal": True})
+
+    # ---- paths -------------------------------------------------------------
+    def resolve(self, value: str) -> Path:
+        """Resolve a path field against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+    @property
+    def run_path(self) -> Path:
+        return self.resolve(self.run_dir)
+
+    # ---- (de)serialisation ---------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("base_dir")
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base_dir: str | Path = ".") -> "ProjectConfig":
+        cfg = _build(cls, data or {}, "")
+        cfg.base_dir = str(Path(base_dir).resolve())
+        cfg.validate()
+        return cfg
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        text = (json.dumps(self.to_dict(), indent=2) if path.suffix.lower() == ".json"
+                else yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+        atomic_write_text(path, text)
+        return path
+
+    def rebase(self, new_dir: str | Path) -> None:
+        """Move the project file's folder to ``new_dir`` (Save As) keeping every input path on the same file.
+
+        Relative paths to existing files or folders become absolute; ``run_dir`` stays relative on
+        purpose, so the copy gets its own run folder.
+        """
+        for section in (getattr(self, s) for s in SECTIONS):
+            for f in fields_of(section):
+                value = getattr(section, f.name)
+                if f.metadata.get("path") and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                    p = self.resolve(value)
+                    if p.exists():
+                        setattr(section, f.name, str(p))
+        self.base_dir = str(Path(new_dir).resolve())
+
+    def copy(self, **overrides: Any) -> "ProjectConfig":
+        return copy.deepcopy(self)
+
+    def validate(self) -> None:
+        for section_name, obj in [("", self)] + [(f.name, getattr(self, f.name)) for f in fields_of(self) if dataclasses.is_dataclass(getattr(self, f.name))]:
+            for f in fields_of(obj):
+                if dataclasses.is_dataclass(getattr(obj, f.name)) or f.metadata.get("internal"):
+                    continue
+                _check_value(f"{section_name}.{f.name}" if section_name else f.name, getattr(obj, f.name), f)
+        if self.data.validation == "" and self.data.test == "" and self.data.validation_ratio + self.data.test_ratio >= 0.9:
+            raise ConfigError("data.validation_ratio", "validation_ratio + test_ratio must leave at least 10% of rows for training")
+        if self.distill.student == "checkpoint" and not self.distill.student_checkpoint:
+            raise ConfigError("distill.student_checkpoint", "is empty, but distill.student is 'checkpoint'",
+                              hint="name a local folder or hub model, or choose student: shrink")
+        if self.distill.fresh_hidden_size % self.distill.fresh_heads:
+            raise ConfigError("distill.fresh_heads", f"{self.distill.fresh_heads} does not divide fresh_hidden_size {self.distill.fresh_hidden_size}")
+        bad_ops = [v for v in self.data.augment_ops if v not in AUGMENT_OPS]
+        if bad_ops:
+            raise ConfigError("data.augment_ops", f"unknown operation(s) {bad_ops}; allowed: {list(AUGMENT_OPS)}")
+        if self.data.augment_copies > 0 and not self.data.augment_ops:
+            raise ConfigError("data.augment_ops", "is empty, but data.augment_copies is above 0",
+                              hint="list at least one of synonym, insert, swap, or set augment_copies: 0")
+        bad = [v for v in self.optimize.variants if v not in OPTIMIZE_VARIANTS]
+        if bad:
+            raise ConfigError("optimize.variants", f"unknown variant(s) {bad}; allowed: {list(OPTIMIZE_VARIANTS)}")
+        self.check_run_dir()
+
+    def check_run_dir(self) -> None:
+        """Refuse a run_dir that is the file-system root, the home folder, the project's own folder
+        (a job writes config.yaml into the run folder) or the folder of an input file."""
+        inputs = [self.resolve(v) for v in (self.data.train, self.data.validation, self.data.test, self.data.label_names) if v]
+        check_run_dir(self.run_path, inputs)
+        if self.run_path == Path(self.base_dir).resolve():
+            raise ConfigError("run_dir", f"{self.run_path} is the project's own folder; each job writes config.yaml "
+                                         "and more into the run folder, which could overwrite the project's files.",
+                              hint="use a subfolder such as runs")
+
+    def require_data(self) -> None:
+        """Checks a job that reads data makes before starting."""
+        if not self.data.train:
+            raise ConfigError("data.train", "is empty", hint="set it to a CSV/JSON/Parquet file, a save_to_disk folder or a hub dataset name")
+        self.check_run_dir()  # configs built in code skip validate(); every job passes here
+
+    def set_value(self, dotted: str, raw: str) -> None:
+        """Apply one ``section.key=value`` override (value parsed as YAML), then re-validate."""
+        parts = dotted.split(".")
+        obj: Any = self
+        for p in parts[:-1]:
+            if not any(f.name == p for f in fields_of(obj)) or not dataclasses.is_dataclass(getattr(obj, p)):
+                raise ConfigError(dotted, f"unknown section '{p}'")
+            obj = getattr(obj, p)
+        name = parts[-1]
+        fld = next((f for f in fields_of(obj) if f.name == name and not f.metadata.get("internal")), None)
+        if fld is None or dataclasses.is_dataclass(getattr(obj, name)):
+            raise ConfigError(dotted, "unknown setting", hint=_known_keys_hint(obj))
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        hints = typing.get_type_hints(type(obj))
+        if hints[name] is str and value is not None and not isinstance(value, str):
+            value = raw  # "--set name=123" means the string "123"
+        setattr(obj, name, _coerce(dotted, value, hints[name]))
+        self.validate()
+
+
+
+
+AUGMENT_OPS = ("synonym", "insert", "swap")
+
+
+SECTIONS = ("data", "teacher", "distill", "optimize", "benchmark")
+
+
+def fields_of(obj: Any) -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(obj)
+
+
+def field_help(section: str, name: str) -> str:
+    """The help text of ``section.name`` (section "" for top-level fields)."""
+    cls = type(getattr(ProjectConfig(), section)) if section else ProjectConfig
+    return next(f.metadata.get("help", "") for f in dataclasses.fields(cls) if f.name == name)
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Load a YAML or JSON project file; relative paths resolve against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config", f"file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("config", f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = " ".join(str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x) or str(exc)
+        raise ConfigError("config", f"{path}{where}: not valid YAML ({what}).") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"{path} must hold a mapping of sections, not {type(data).__name__}")
+    return ProjectConfig.from_dict(data, base_dir=path.parent)
+
+
+# ---------------------------------------------------------------- internals
+def _known_keys_hint(obj: Any) -> str:
+    return "known keys: " + ", ".join(f.name for f in fields_of(obj) if not f.metadata.get("internal"))
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(where, f"must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}", "unknown setting", hint=_known_keys_hint(cls))
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value if value is not None else {}, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(f"{prefix}{name}", value, tp)
+    return cls(**kwargs)
+
+
+def _coerce(name: str, value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ConfigError(name, f"must be a list of {item_tp.__name__}, got {value!r}")
+        return [_coerce(f"{name}[{i}]", v, item_tp) for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(name, f"must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(name, f"must be a whole number, got {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads "1e-4" as a string
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(name, f"must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ConfigError(name, f"must be text, got {value!r}")
+        return value
+    return value
+
+
+def _check_value(name: str, value: Any, f: dataclasses.Field) -> None:
+    m = f.metadata
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(name, f"must be a finite number, got {value}")
+    lo, hi = m.get("min"), m.get("max")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (lo is not None or hi is not None):
+        too_low = lo is not None and (value <= lo if m.get("min_exclusive") else value < lo)
+        too_high = hi is not None and (value >= hi if m.get("max_exclusive") else value > hi)
+        if too_low or too_high:
+            left = "(" if m.get("min_exclusive") else "["
+            right = ")" if m.get("max_exclusive") else "]"
+            raise ConfigError(name, f"{value} is out of range; allowed {left}{lo}, {hi}{right}")
+    choices = m.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(name, f"{value!r} is not allowed; choose one of {', '.join(map(str, choices))}")

@@ -1,0 +1,142 @@
+"""The one registry of stages, model variants and run-folder paths.
+
+Every job, the pipeline, the CLI and the app find a run's folders and files
+here (the app and the CLI through :mod:`ntmm_engine.api`), so a path is
+spelled in one place::
+
+    <run_dir>/
+      manifest.json  config.yaml
+      teacher/    model/ checkpoints/ history.jsonl result.json
+      distill/    student/ baseline/ checkpoints/ baseline_checkpoints/ cache/ history.jsonl result.json
+      optimize/   student_torch_int8/ student_onnx/ student_onnx_int8/ parity.json history.jsonl result.json
+      benchmark/  benchmark.json benchmark.md history.jsonl result.json
+      lr_find/    lr_find.json
+
+Pure path arithmetic: nothing here reads a file except :meth:`RunLayout.models`
+and :func:`is_model`, which look whether a model is present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES = ("teacher", "distill", "optimize", "benchmark")
+RESUMABLE = ("teacher", "distill")  # training stages that keep Trainer checkpoints
+OPTIMIZE_VARIANTS = ("torch_int8", "onnx", "onnx_int8")  # what optimize.variants may list, in build order
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model a run can hold."""
+
+    name: str     # as the benchmark, the Predict step and the model cards call it
+    stage: str    # the stage that writes it
+    folder: str   # relative to the run folder
+    role: str     # teacher | student | baseline | variant (an optimized student)
+    backend: str  # pytorch | torch_int8 | onnx
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("teacher_fp32", "teacher", "teacher/model", "teacher", "pytorch"),
+    Variant("student_fp32", "distill", "distill/student", "student", "pytorch"),
+    Variant("baseline_fp32", "distill", "distill/baseline", "baseline", "pytorch"),
+    Variant("student_torch_int8", "optimize", "optimize/student_torch_int8", "variant", "torch_int8"),
+    Variant("student_onnx", "optimize", "optimize/student_onnx", "variant", "onnx"),
+    Variant("student_onnx_int8", "optimize", "optimize/student_onnx_int8", "variant", "onnx"),
+)}
+TEACHER = "teacher_fp32"
+REFERENCE = "student_fp32"  # what optimize and benchmark compare every variant with
+# optimize.variants names -> variant names
+OPTIMIZED = {short: f"student_{short}" for short in OPTIMIZE_VARIANTS}
+# Short names accepted in benchmark.variants (and by the CLI)
+ALIASES = {"teacher": TEACHER, "student": REFERENCE, "baseline": "baseline_fp32", **OPTIMIZED}
+# The Predict step's default: the fastest variant that optimize did not flag
+PREFERRED = ("student_onnx_int8", "student_onnx", "student_torch_int8", "student_fp32", "teacher_fp32", "baseline_fp32")
+
+
+def variant_name(name: str) -> str:
+    """The registry name for a registry name or an alias ("onnx_int8" -> "student_onnx_int8")."""
+    return ALIASES.get(name, name)
+
+
+def is_model(path: str | Path) -> bool:
+    """True for an ``.onnx`` file or a folder holding ``config.json`` or an ``.onnx`` file."""
+    p = Path(path)
+    return (p.is_file() and p.suffix == ".onnx") or (p.is_dir() and ((p / "config.json").is_file() or any(p.glob("*.onnx"))))
+
+
+class RunLayout:
+    """Paths inside one run folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # -- the run
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.yaml"
+
+    # -- any stage
+    def stage_dir(self, stage: str) -> Path:
+        return self.root / stage
+
+    def result_file(self, stage: str) -> Path:
+        return self.stage_dir(stage) / "result.json"
+
+    def history_file(self, stage: str) -> Path:
+        return self.stage_dir(stage) / "history.jsonl"
+
+    def checkpoints(self, stage: str, part: str = "") -> Path:
+        """Trainer checkpoints of a training stage; ``part="baseline"`` for the distill stage's baseline."""
+        return self.stage_dir(stage) / (f"{part}_checkpoints" if part else "checkpoints")
+
+    # -- models
+    def variant_dir(self, name: str) -> Path:
+        return self.root / VARIANTS[variant_name(name)].folder
+
+    @property
+    def teacher_model(self) -> Path:
+        return self.variant_dir(TEACHER)
+
+    @property
+    def student_model(self) -> Path:
+        return self.variant_dir(REFERENCE)
+
+    @property
+    def baseline_model(self) -> Path:
+        return self.variant_dir("baseline_fp32")
+
+    def models(self) -> dict[str, Path]:
+        """The variants present in this run folder, in registry order."""
+        return {n: self.root / v.folder for n, v in VARIANTS.items() if is_model(self.root / v.folder)}
+
+    # -- stage files
+    @property
+    def teacher_cache_dir(self) -> Path:
+        return self.stage_dir("distill") / "cache"
+
+    @property
+    def student_phase_file(self) -> Path:
+        """The distilled student's finished results, kept while the baseline trains (for resuming)."""
+        return self.stage_dir("distill") / "student_phase.json"
+
+    @property
+    def parity_file(self) -> Path:
+        return self.stage_dir("optimize") / "parity.json"
+
+    @property
+    def benchmark_json(self) -> Path:
+        return self.stage_dir("benchmark") / "benchmark.json"
+
+    @property
+    def benchmark_md(self) -> Path:
+        return self.stage_dir("benchmark") / "benchmark.md"
+
+    @property
+    def lr_find_file(self) -> Path:
+        return self.root / "lr_find" / "lr_find.json"

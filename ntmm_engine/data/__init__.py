@@ -1,0 +1,1 @@
+"""Reading, checking, splitting, augmenting and previewing labelled text data."""

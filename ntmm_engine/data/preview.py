@@ -1,0 +1,83 @@
+"""What the Data step shows: the first rows of a file, and the data report with token lengths.
+
+Short, read-only work the app runs on a worker thread; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.config import DataConfig
+from ..core.errors import DataError, NTMMError
+from ..core.models import load_tokenizer, resolve_model_source
+from .columns import detect_columns
+from .prepare import DataReport, prepare_data, token_lengths
+from .readers import load_table
+
+PREVIEW_ROWS = 50
+MAX_LENGTH_SAMPLE = 5000  # training texts measured for the token-length chart
+
+_tokenizers: dict[tuple[str, str], Any] = {}
+_tok_lock = threading.Lock()
+
+
+@dataclass
+class DataPreview:
+    """The head of a data source and the columns NTMM would use."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    n_rows: int
+    detected: tuple[str, str]  # (text column, label column); ("", "") when they cannot be told
+
+
+@dataclass
+class DataAnalysis:
+    """The data report, plus the raw token lengths of (up to 5,000) training texts."""
+
+    report: DataReport
+    lengths: list[int] = field(default_factory=list)
+    tokenizer_error: str = ""
+
+
+def preview_data(source: str, base_dir: str, n: int = PREVIEW_ROWS) -> DataPreview:
+    """First rows, columns and detected text/label columns of a data source."""
+    import datasets
+
+    ds = load_table(source, base_dir, what="data.train")
+    if isinstance(ds, datasets.DatasetDict):
+        ds = ds["train"]
+    head = ds.select(range(min(n, len(ds)))).to_dict()
+    columns = list(ds.column_names)
+    try:
+        detected = detect_columns(ds, source=source)
+    except DataError:
+        detected = ("", "")
+    n_head = len(head[columns[0]]) if columns else 0
+    return DataPreview(columns=columns, rows=[[head[c][i] for c in columns] for i in range(n_head)],
+                       n_rows=len(ds), detected=detected)
+
+
+def tokenizer_for(base_model: str, base_dir: str):
+    """The base model's tokenizer, loaded once per (model, folder) for the session."""
+    key = (base_model, base_dir)
+    with _tok_lock:
+        if key not in _tokenizers:
+            _tokenizers[key] = load_tokenizer(resolve_model_source(base_model, base_dir))
+        return _tokenizers[key]
+
+
+def analyse_data(data_cfg: DataConfig, seed: int, base_dir: str, base_model: str) -> DataAnalysis:
+    """The data report and the training texts' token lengths (with the base model's tokenizer)."""
+    tok, tok_error = None, ""
+    try:
+        tok = tokenizer_for(base_model, base_dir)
+    except NTMMError as exc:
+        tok_error = str(exc).splitlines()[0]
+    prepared = prepare_data(data_cfg, seed=seed, base_dir=base_dir, tokenizer=tok)
+    lengths: list[int] = []
+    if tok is not None:
+        lengths = token_lengths(list(prepared.splits["train"]["text"][:MAX_LENGTH_SAMPLE]), tok)
+    return DataAnalysis(report=prepared.report, lengths=lengths, tokenizer_error=tok_error)

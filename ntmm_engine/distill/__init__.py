@@ -1,0 +1,1 @@
+"""Distillation: building students, the loss, the teacher-output cache, the distill job."""

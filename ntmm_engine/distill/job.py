@@ -1,0 +1,500 @@
+"""Distillation job: ``run_distill(config, on_event, cancel, resume)``.
+
+Trains a small student to match the fine-tuned teacher (soft targets, pooled
+hidden states, logits) plus the hard labels, and optionally the identical
+student on hard labels only (the baseline), with the teacher's recipe. Writes::
+
+    <run>/distill/student/  baseline/        save_pretrained folders + ntmm.json
+    <run>/distill/checkpoints/  baseline_checkpoints/   resumable Trainer checkpoints
+    <run>/distill/cache/<key>.safetensors    teacher outputs (reused across runs)
+    <run>/distill/history.jsonl  result.json
+
+Events use job "distill" for the student's training and "baseline" for the baseline's.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.config import ProjectConfig, RecipeConfig
+from ..core.errors import NTMMError
+from ..core.events import CancelToken, Evaluation, EventCallback, Progress
+from ..core.jobframe import JobContext, finish_stage, is_main_process, job_frame
+from ..core.layout import RunLayout
+from ..core.models import count_parameters, load_classifier, load_tokenizer, model_identity, resolve_model_source
+from ..core.results import Record
+from ..core.runfolder import atomic_write_json, read_json
+from ..data.augment import augment_split
+from ..data.prepare import prepare_data, tokenize
+from ..reports.metrics import agreement, classification_metrics, per_class_agreement
+from ..reports.model_card import render_model_card
+from ..train.recipe import (
+    TrainResult,
+    choose_device,
+    choose_precision,
+    early_stopping_callbacks,
+    last_checkpoint,
+    metrics_fn,
+    quiet_trainer,
+    save_model_atomically,
+    split_metrics,
+    stop_reason,
+    training_arguments,
+)
+from .students import build_student, hidden_size
+from .teacher_cache import (
+    CACHE_FORMAT,
+    CACHE_PHASE,
+    CachedTeacher,
+    LiveTeacher,
+    cache_key,
+    cache_path,
+    compute_teacher_outputs,
+    load_cache,
+    save_cache,
+)
+
+STAGE = "distill"
+# The distillation loss (holding the student->teacher projection) rides on the student
+# under this name while training, so the Trainer optimizes, checkpoints and resumes it
+# with the student; it is removed before the student is exported.
+LOSS_ATTR = "ntmm_distill_loss"
+EVAL_SPLITS = ("validation", "test")
+
+
+def teacher_source(config: ProjectConfig) -> str:
+    """The teacher to distil: ``distill.teacher`` or the project's own teacher model."""
+    if config.distill.teacher:
+        return resolve_model_source(config.distill.teacher, config.base_dir)
+    path = RunLayout(config.run_path).teacher_model
+    if not (path / "config.json").is_file():
+        raise NTMMError(f"No teacher model in {path}: run the teacher first.",
+                        hint="run 'ntmm teacher' (or the Teacher tab), or set distill.teacher to a model folder")
+    return str(path)
+
+
+# ------------------------------------------------------------------ result
+@dataclass
+class DistillResult(Record):
+    """What ``run_distill`` returns (and writes as ``result.json``)."""
+
+    status: str  # completed | cancelled
+    run_dir: str
+    teacher_dir: str = ""
+    student: TrainResult | None = None
+    baseline: TrainResult | None = None
+    teacher_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> metrics
+    agreement: dict[str, dict[str, float]] = field(default_factory=dict)  # "student"/"baseline" -> split -> share
+    per_class_agreement: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # model -> split -> label -> share
+    f1_gap: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # model -> split -> label -> teacher F1 - model F1
+    parameters: dict[str, int] = field(default_factory=dict)  # teacher, student
+    seconds_per_epoch: dict[str, float | None] = field(default_factory=dict)  # distill, baseline
+    construction: dict[str, Any] = field(default_factory=dict)
+    loss: dict[str, float] = field(default_factory=dict)  # temperature, alpha, weights
+    teacher_cache: dict[str, Any] = field(default_factory=dict)  # enabled, path, hit, seconds
+    checkpoint: str | None = None
+    stop_reason: str = ""
+    wall_seconds: float = 0.0
+
+    @property
+    def model_dir(self) -> str | None:
+        return self.student.model_dir if self.student else None
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """The student's metrics per split (what the CLI and JobFinished show)."""
+        return self.student.metrics if self.student else {}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["model_dir"] = self.model_dir  # derived, for readers of result.json (from_dict ignores them)
+        d["metrics"] = self.metrics
+        return d
+
+    def summary_text(self) -> str:
+        cols = ["teacher", "student"] + (["baseline"] if self.baseline else [])
+        models = {"student": self.student, "baseline": self.baseline}
+
+        def metric(col: str, split: str, key: str) -> str:
+            m = self.teacher_metrics.get(split, {}) if col == "teacher" else (models[col].metrics.get(split, {}) if models[col] else {})
+            v = m.get(key)
+            return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+
+        def params(col: str) -> str:
+            n = self.parameters.get("teacher" if col == "teacher" else "student")
+            return f"{n / 1e6:.2f}M" if n else "-"
+
+        rows = [("parameters", [params(c) for c in cols])]
+        for split in EVAL_SPLITS:
+            short = "val" if split == "validation" else split
+            rows.append((f"{short} accuracy", [metric(c, split, "accuracy") for c in cols]))
+            rows.append((f"{short} macro-F1", [metric(c, split, "macro_f1") for c in cols]))
+        for split in EVAL_SPLITS:
+            short = "val" if split == "validation" else split
+            rows.append((f"agreement ({short})", ["-"] + [f"{self.agreement.get(c, {}).get(split, float('nan')):.4f}"
+                                                          if c in self.agreement else "-" for c in cols[1:]]))
+        spe = self.seconds_per_epoch
+        rows.append(("seconds/epoch", ["-"] + [f"{spe[k]:.1f}" if spe.get(k) is not None else "-"
+                                               for k in ["distill", "baseline"][:len(cols) - 1]]))
+        c = self.construction
+        how = c.get("kind", "?") + (f", layers {c['layer_indices']} of {c.get('teacher_layers')}" if c.get("layer_indices") else "")
+        lines = [f"Distillation {self.status} ({how}; T={self.loss.get('temperature')}, alpha={self.loss.get('alpha')})",
+                 "".ljust(20) + "".join(col.rjust(11) for col in cols)]
+        lines += [name.ljust(20) + "".join(v.rjust(11) for v in vals) for name, vals in rows]
+        if self.student and self.student.model_dir:
+            lines.append(f"Student:  {self.student.model_dir}")
+        if self.baseline and self.baseline.model_dir:
+            lines.append(f"Baseline: {self.baseline.model_dir}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------- trainer
+def distill_trainer_class():
+    """``transformers.Trainer`` with the distillation loss and per-component logging.
+
+    Built on demand so importing this module does not import transformers.
+    ``distill_loss=None`` trains on hard labels only (the baseline), with the
+    same loss path, so both runs treat gradient accumulation alike.
+    """
+    import torch.nn.functional as F
+    from transformers import Trainer
+
+    from .losses import mean_pool
+
+    class DistillTrainer(Trainer):
+        def __init__(self, *args, distill_loss=None, teacher=None, label_smoothing: float = 0.0, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.distill_loss, self.teacher, self.label_smoothing = distill_loss, teacher, label_smoothing
+            # Our loss is a mean over the batch: let the Trainer divide it by the accumulation steps.
+            self.model_accepts_loss_kwargs = False
+            self._sums: dict[str, Any] = {}
+            self._count = 0
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = dict(inputs)
+            idx = inputs.pop("idx", None)
+            if not model.training:
+                # Evaluation: label-smoothed CE, exactly as for the teacher and the baseline,
+                # so validation losses (and early stopping) compare like with like.
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs, output_hidden_states=self.distill_loss is not None)
+            if self.distill_loss is None:
+                loss = F.cross_entropy(outputs.logits, labels, label_smoothing=self.label_smoothing)
+                parts = {"ce": loss}
+            else:
+                student_pooled = mean_pool(outputs.hidden_states[-1], inputs["attention_mask"])
+                t_logits, t_pooled = self.teacher(idx, inputs)
+                p = self.distill_loss(outputs.logits, student_pooled, t_logits, t_pooled, labels)
+                loss = p.total
+                parts = {"kl": p.kl, "cos": p.cos, "mse": p.mse, "ce": p.ce}
+            for k, v in parts.items():  # summed on the device; read once per log (no sync per step)
+                self._sums[k] = self._sums.get(k, 0.0) + v.detach().float()
+            self._count += 1
+            return (loss, outputs) if return_outputs else loss
+
+        def log(self, logs: dict[str, float], start_time=None) -> None:
+            if "loss" in logs and self._count:
+                for k, v in self._sums.items():
+                    logs[f"loss_{k}"] = float(v) / self._count
+                self._sums, self._count = {}, 0
+            super().log(logs, start_time)
+
+    return DistillTrainer
+
+
+# ------------------------------------------------------------------ job
+def run_distill(config: ProjectConfig, on_event: EventCallback | None = None, cancel: CancelToken | None = None,
+                resume: bool = False) -> DistillResult:
+    """Distil the teacher into a student (and a hard-label baseline); completed or cancelled result.
+
+    ``resume=True`` continues a cancelled or crashed run from its newest
+    checkpoint (student first, then baseline) to the same total step count.
+    """
+    config.require_data()
+    ctx = JobContext("distill", config, on_event, cancel, stage=STAGE)
+    with job_frame(ctx):
+        return _run(ctx, resume)
+
+
+def _run(ctx: JobContext, resume: bool) -> DistillResult:
+    # torch and transformers are imported when a job runs, not when the engine is imported
+    import transformers
+
+    from .losses import DistillLoss
+
+    cfg, d = ctx.config, ctx.config.distill
+    lay = ctx.layout
+    ckpt_dir, base_ckpt_dir, phase_file = lay.checkpoints(STAGE), lay.checkpoints(STAGE, "baseline"), lay.student_phase_file
+    student_done = resume and phase_file.is_file()
+    student_resume = last_checkpoint(ckpt_dir) if resume and not student_done else None
+    if resume and not student_done and student_resume is None:
+        raise NTMMError(f"Nothing to resume: no checkpoint in {ckpt_dir}.", hint="start distillation without resume")
+    device = choose_device(d)
+    precision = choose_precision(d, device)
+
+    # Teacher, data, student
+    ctx.emit(Progress(ctx.job, phase="loading teacher", done=0, total=3))
+    t_source = teacher_source(cfg)
+    t_tokenizer = load_tokenizer(t_source, trust_remote_code=cfg.teacher.trust_remote_code)
+    teacher = load_classifier(t_source, trust_remote_code=cfg.teacher.trust_remote_code)
+    teacher_id = model_identity(t_source) if Path(t_source).is_dir() else f"hub:{t_source}"
+    ctx.emit(Progress(ctx.job, phase="preparing data", done=1, total=3))
+    prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=t_tokenizer,
+                            on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
+    if cfg.data.augment_copies > 0:  # augmented copies join the train split (and the teacher cache)
+        prepared = augment_split(prepared, cfg.data, cfg.seed)
+    ctx.log(prepared.report.to_text())
+    _check_teacher_labels(teacher, t_source, prepared.label_names)
+    ctx.cancel.raise_if_cancelled()
+    ctx.emit(Progress(ctx.job, phase="building student", done=2, total=3))
+    transformers.set_seed(cfg.seed)  # new heads/fresh students are reproducible (the baseline reuses this init)
+    student = build_student(d, teacher, t_tokenizer, prepared.id2label, base_dir=cfg.base_dir,
+                            max_length=cfg.data.max_length, probe_texts=prepared.splits["train"]["text"][:64])
+    construction = {**student.describe(), "teacher": t_source}
+    ctx.log(f"Student: {_describe(construction)}")
+    baseline_init = copy.deepcopy(student.model) if d.baseline else None
+    ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
+
+    tokenized = tokenize(prepared, student.tokenizer, cfg.data.max_length).remove_columns("text")
+    # The example index lets a batch find its cached teacher outputs (or its text).
+    tokenized["train"] = tokenized["train"].add_column("idx", list(range(len(tokenized["train"]))))
+    t_tokenized = tokenized if student.same_tokenizer else tokenize(prepared, t_tokenizer, cfg.data.max_length)
+
+    # Teacher outputs: cached once per example, or validation/test only when running live
+    teacher_params, teacher_hidden = count_parameters(teacher), hidden_size(teacher)
+    outputs, cache_info = _teacher_outputs(ctx, teacher, t_tokenizer, t_tokenized, prepared, teacher_id, device)
+    if d.cache_teacher:
+        batch_teacher = CachedTeacher(outputs)
+        del teacher  # not needed any more: free its memory for the student
+    else:
+        teacher.to(device)
+        batch_teacher = LiveTeacher(teacher, t_tokenizer, same_tokenizer=student.same_tokenizer,
+                                    texts=prepared.splits["train"]["text"], max_length=cfg.data.max_length)
+    student_params = count_parameters(student.model)
+    labels = {s: list(prepared.splits[s]["label"]) for s in EVAL_SPLITS}
+    teacher_preds = {s: outputs.predictions(s) for s in EVAL_SPLITS}
+    teacher_metrics = {s: classification_metrics(labels[s], teacher_preds[s], prepared.label_names) for s in EVAL_SPLITS}
+
+    result = DistillResult(status="completed", run_dir=str(ctx.run.root), teacher_dir=t_source, construction=construction,
+                           teacher_metrics=teacher_metrics, parameters={"teacher": teacher_params, "student": student_params},
+                           loss={"temperature": d.temperature, "alpha": d.alpha, "cosine_weight": d.cosine_weight,
+                                 "mse_weight": d.mse_weight, "label_smoothing": d.label_smoothing},
+                           teacher_cache=cache_info)
+    # Teacher outputs are ready: only now are the previous student's checkpoints and history replaced,
+    # so a run that fails before this point leaves a finished distillation as it was.
+    ctx.cancel.raise_if_cancelled()
+    ctx.begin_replacing(fresh_history=not resume)
+    if not resume and is_main_process():  # a fresh start must not resume stale checkpoints
+        for folder in (ckpt_dir, base_ckpt_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        phase_file.unlink(missing_ok=True)
+    card = {"teacher": t_source, "teacher_identity": teacher_id, "construction": construction,
+            "layer_indices": construction.get("layer_indices"), "max_length": cfg.data.max_length,
+            "label_names": prepared.label_names, "text_column": prepared.report.text_column, "data_fingerprint": prepared.report.fingerprint}
+    common = dict(device=device, precision=precision, tokenizer=student.tokenizer, tokenized=tokenized,
+                  label_names=prepared.label_names)
+
+    # 1. the student, distilled
+    if student_done:
+        phase = read_json(phase_file)
+        s_result, s_preds = TrainResult.from_dict(phase["result"]), phase["predictions"]
+        ctx.log(f"Student already trained ({s_result.model_dir}); continuing with the baseline")
+    else:
+        loss_fn = DistillLoss(temperature=d.temperature, alpha=d.alpha, cosine_weight=d.cosine_weight,
+                              mse_weight=d.mse_weight, label_smoothing=d.label_smoothing,
+                              student_hidden=hidden_size(student.model), teacher_hidden=teacher_hidden)
+        if loss_fn.projection is not None:
+            student.model.add_module(LOSS_ATTR, loss_fn.to(next(student.model.parameters()).device))
+        s_result, s_preds = _train(ctx, "distill", student.model, ckpt_dir, student_resume, lay.student_model,
+                                   loss_fn=loss_fn, batch_teacher=batch_teacher,
+                                   extra={"role": "student", **card, "distill": result.loss}, **common)
+        if s_result.status == "cancelled":
+            return _cancelled(ctx, result, s_result, "student")
+        if is_main_process():
+            atomic_write_json(phase_file, {"result": s_result.to_dict(), "predictions": s_preds})
+    result.student = s_result
+    _compare(result, "student", s_preds, teacher_preds, s_result.metrics, teacher_metrics, prepared.label_names)
+
+    # 2. the baseline: identical initial student, hard labels only
+    if baseline_init is not None:
+        b_resume = last_checkpoint(base_ckpt_dir) if resume else None
+        b_result, b_preds = _train(ctx, "baseline", baseline_init, base_ckpt_dir, b_resume, lay.baseline_model,
+                                   extra={"role": "baseline", **card}, **common)
+        if b_result.status == "cancelled":
+            return _cancelled(ctx, result, b_result, "baseline")
+        result.baseline = b_result
+        _compare(result, "baseline", b_preds, teacher_preds, b_result.metrics, teacher_metrics, prepared.label_names)
+
+    result.seconds_per_epoch = {"distill": s_result.extra.get("seconds_per_epoch"),
+                                "baseline": result.baseline.extra.get("seconds_per_epoch") if result.baseline else None}
+    result.stop_reason = s_result.stop_reason
+    result.wall_seconds = time.monotonic() - ctx.t0
+    ctx.log(result.summary_text())
+    finish_stage(ctx, result, data_fingerprint=prepared.report.fingerprint, model_dir=s_result.model_dir,
+                 baseline_dir=result.baseline.model_dir if result.baseline else None)
+    if is_main_process():
+        phase_file.unlink(missing_ok=True)
+    return result
+
+
+def _teacher_outputs(ctx: JobContext, teacher, tokenizer, t_tokenized, prepared, teacher_id: str, device: str):
+    """Load or compute the teacher's outputs; returns (TeacherOutputs, cache info for the result)."""
+    cfg, d = ctx.config, ctx.config.distill
+    sizes = {s: len(prepared.splits[s]) for s in ("train", *EVAL_SPLITS)}
+    common = dict(batch_size=d.eval_batch_size, device=device, job=ctx.job, on_event=ctx.emit, cancel=ctx.cancel)
+    if not d.cache_teacher:
+        outputs = compute_teacher_outputs(teacher, tokenizer, t_tokenized, splits=EVAL_SPLITS, pooled_split=None,
+                                          phase="teacher predictions", **common)
+        return outputs, {"enabled": False}
+    key = cache_key(prepared.report.fingerprint, teacher_id, cfg.data.max_length)
+    path = cache_path(ctx.stage_dir, key)
+    outputs = load_cache(path, sizes)
+    if outputs is not None:
+        total = sum(sizes.values())
+        ctx.emit(Progress(ctx.job, phase=CACHE_PHASE, done=total, total=total, message="cache hit"))
+        ctx.log(f"Teacher cache hit: reusing {path}")
+        return outputs, {"enabled": True, "path": str(path), "key": key, "hit": True, "seconds": 0.0}
+    started = time.monotonic()
+    outputs = compute_teacher_outputs(teacher, tokenizer, t_tokenized, splits=("train", *EVAL_SPLITS),
+                                      pooled_split="train", **common)
+    if is_main_process():  # other ranks (torchrun) computed the same outputs for themselves
+        save_cache(path, outputs, {"format": CACHE_FORMAT, "data_fingerprint": prepared.report.fingerprint,
+                                   "teacher_identity": teacher_id, "max_length": str(cfg.data.max_length)})
+    seconds = time.monotonic() - started
+    ctx.log(f"Teacher outputs cached in {path} ({seconds:.1f} s)")
+    return outputs, {"enabled": True, "path": str(path), "key": key, "hit": False, "seconds": seconds}
+
+
+def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | None, out_dir: Path, *,
+           tokenizer, tokenized, label_names: list[str], device: str, precision: str, extra: dict[str, Any],
+           loss_fn=None, batch_teacher=None) -> tuple[TrainResult, dict[str, list[int]]]:
+    """Train one student (distilled when ``loss_fn`` is given), evaluate it and save it."""
+    import numpy as np
+    from transformers import DataCollatorWithPadding
+
+    from ..train.callbacks import EventCallback as TrainerEvents  # imports transformers: only when training
+
+    cfg, d = ctx.config, ctx.config.distill
+    args = training_arguments(d, ckpt_dir, seed=cfg.seed, device=device, precision=precision,
+                              group_by_length=cfg.data.group_by_length,
+                              remove_unused_columns=False)  # keep "idx"; compute_loss pops it
+    events = TrainerEvents(job, ctx.emit, ctx.cancel, device=device, precision=precision, run_dir=str(ctx.run.root),
+                           resumed_from=resume_from,
+                           samples_per_step=d.batch_size * d.gradient_accumulation_steps * max(args.world_size, 1))
+    trainer = quiet_trainer(distill_trainer_class()(
+        model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
+        data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+        compute_metrics=metrics_fn(label_names), callbacks=[events, *early_stopping_callbacks(d)],
+        distill_loss=loss_fn, teacher=batch_teacher, label_smoothing=d.label_smoothing))
+    start_step = _checkpoint_step(resume_from)
+    started = time.monotonic()
+    train_out = trainer.train(resume_from_checkpoint=resume_from)
+    train_seconds = time.monotonic() - started
+    state = trainer.state
+    if hasattr(model, LOSS_ATTR):  # the projection trains with the student but is not part of it
+        delattr(model, LOSS_ATTR)
+    result = TrainResult(job=job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
+                         total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
+                         stop_reason=stop_reason(state, events.cancelled, d), train_seconds=train_seconds,
+                         train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
+                         parameters=count_parameters(model))
+    steps_per_epoch = state.max_steps / max(args.num_train_epochs, 1e-9)
+    epochs_run = (state.global_step - start_step) / steps_per_epoch if steps_per_epoch else 0.0
+    result.extra["seconds_per_epoch"] = events.train_seconds / epochs_run if epochs_run > 0 else None
+    if events.cancelled:
+        result.checkpoint = last_checkpoint(ckpt_dir)
+        ctx.log(f"{job}: cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
+        return result, {}
+
+    result.best_step = _best_step(state)
+    preds: dict[str, list[int]] = {}
+    for split in EVAL_SPLITS:
+        ctx.emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
+        m, logits = split_metrics(trainer, tokenized[split], label_names)
+        result.metrics[split] = m
+        preds[split] = np.argmax(logits, axis=-1).tolist()
+        ctx.emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+    if is_main_process():
+        save_model_atomically(model, tokenizer, out_dir, extra_files={"ntmm.json": {
+            **extra, "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}}},
+            card=_model_card(ctx, job, result, extra, label_names, out_dir))
+    result.model_dir = str(out_dir)
+    return result, preds
+
+
+def _model_card(ctx: JobContext, job: str, result: TrainResult, extra: dict[str, Any], label_names: list[str],
+                out_dir: Path) -> str | None:
+    """README.md for the student or baseline; a failure only logs (the model matters more)."""
+    c = extra.get("construction", {})
+    how = (f"{_describe(c)}; " if c else "") + (
+        "distilled from the teacher " + str(extra.get("teacher")) + f" (T={ctx.config.distill.temperature}, alpha={ctx.config.distill.alpha})"
+        if job == "distill" else "trained on hard labels only (the no-distillation baseline)")
+    try:
+        return render_model_card(role="student" if job == "distill" else "baseline", config=ctx.config, metrics=result.metrics,
+                                 base_model=str(extra.get("teacher", "")), construction=how,
+                                 data_report={"label_names": label_names}, parameters=result.parameters, folder=out_dir)
+    except Exception as exc:  # noqa: BLE001
+        ctx.log(f"Could not write the model card: {type(exc).__name__}: {exc}", level="warning")
+        return None
+
+
+def _compare(result: DistillResult, name: str, preds: dict[str, list[int]], teacher_preds, metrics, teacher_metrics,
+             label_names: list[str]) -> None:
+    """Agreement with the teacher and per-class F1 gap (teacher minus model) per split."""
+    result.agreement[name] = {s: agreement(teacher_preds[s], preds[s]) for s in EVAL_SPLITS}
+    result.per_class_agreement[name] = {s: per_class_agreement(teacher_preds[s], preds[s], label_names) for s in EVAL_SPLITS}
+    result.f1_gap[name] = {s: {t["label"]: t["f1"] - m["f1"] for t, m in zip(teacher_metrics[s]["per_class"], metrics[s]["per_class"])}
+                           for s in EVAL_SPLITS}
+
+
+def _cancelled(ctx: JobContext, result: DistillResult, part: TrainResult, which: str) -> DistillResult:
+    result.status = "cancelled"
+    result.checkpoint = part.checkpoint
+    result.stop_reason = f"{which}: {part.stop_reason}"
+    if which == "baseline":
+        result.baseline = part
+    else:
+        result.student = part
+    result.wall_seconds = time.monotonic() - ctx.t0
+    finish_stage(ctx, result)
+    return result
+
+
+def _check_teacher_labels(teacher, source: str, label_names: list[str]) -> None:
+    n = int(teacher.config.num_labels)
+    if n != len(label_names):
+        raise NTMMError(f"The teacher at {source} predicts {n} classes, but the data has {len(label_names)} "
+                        f"({', '.join(label_names[:10])}).", hint="distil a teacher fine-tuned on this data")
+    names = [str(teacher.config.id2label.get(i, "")) for i in range(n)]
+    generic = all(nm == f"LABEL_{i}" for i, nm in enumerate(names))
+    if not generic and names != [str(x) for x in label_names]:
+        raise NTMMError(f"The teacher at {source} was trained on labels {names[:10]}, but the data has {label_names[:10]}.",
+                        hint="distil a teacher fine-tuned on this data (same classes, same order)")
+
+
+def _describe(c: dict[str, Any]) -> str:
+    if c["kind"] == "shrink":
+        return f"shrunk teacher, layers {c['layer_indices']} of {c.get('teacher_layers')}, hidden {c['hidden_size']}"
+    if c["kind"] == "checkpoint":
+        return (f"checkpoint {c['source']} ({c['num_layers']} layers, hidden {c['hidden_size']}"
+                + ("" if c["same_tokenizer"] else ", own tokenizer") + ")")
+    return f"fresh BERT, {c['num_layers']} layers, hidden {c['hidden_size']}"
+
+
+def _checkpoint_step(path: str | None) -> int:
+    if not path:
+        return 0
+    try:
+        return int(Path(path).name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _best_step(state) -> int | None:
+    return _checkpoint_step(state.best_model_checkpoint) if state.best_model_checkpoint else None

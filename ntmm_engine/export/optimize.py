@@ -1,0 +1,339 @@
+"""Optimize job: INT8 and ONNX variants of the student, each checked on the real test split.
+
+``run_optimize(config, on_event, cancel)`` builds, for the fp32 student
+(``optimize.model`` or ``run/distill/student``):
+
+* ``student_torch_int8/`` - PyTorch dynamic INT8 (fp32 safetensors stored, re-quantized on load)
+* ``student_onnx/``       - ONNX fp32 (optimum exporter, dynamic batch/sequence axes)
+* ``student_onnx_int8/``  - ONNX Runtime dynamic INT8 of MatMul and Gather
+
+Each variant is built in a staging folder, loaded on its own with
+:func:`~ntmm_engine.inference.predictors.load_predictor` and compared with the fp32
+student on the test split (accuracy, macro-F1, agreement overall and per
+class, logit differences, the examples whose label changed) before the
+folder is renamed into place. Results go to ``parity.json`` and ``result.json``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.config import OPTIMIZE_VARIANTS, ProjectConfig
+from ..core.environment import environment_info
+from ..core.errors import Cancelled, DataError, ModelError, NTMMError
+from ..core.events import CancelToken, Evaluation, EventCallback, JobStarted, Progress, ProgressReporter
+from ..core.jobframe import JobContext, finish_stage, job_frame
+from ..core.layout import REFERENCE, RunLayout
+from ..core.models import model_identity
+from ..core.results import Record
+from ..core.runfolder import atomic_write_json, staging_dir
+from ..data.prepare import prepare_data
+from ..inference.predictors import is_generic_labels, label_order, load_predictor
+from ..inference.torch_int8 import TorchInt8Unavailable, quantize_dynamic_int8, state_dict_bytes
+from ..reports.metrics import classification_metrics
+from ..reports.model_card import write_variant_card
+from . import onnx as onnx_export  # called through the module, so tests can replace its functions
+from .parity import VariantParity, parity_report
+
+STAGE = "optimize"
+
+
+def source_model_dir(config: ProjectConfig) -> Path:
+    """The fp32 model to optimize: ``optimize.model`` or the project's distilled student."""
+    if config.optimize.model:
+        p = config.resolve(config.optimize.model)
+        if not p.exists():
+            raise NTMMError(f"optimize.model: folder not found: {p}")
+        return p
+    p = RunLayout(config.run_path).student_model
+    if not (p / "config.json").is_file():
+        raise NTMMError(f"No distilled student in {p}: distil a student first (ntmm distill), or set optimize.model to a model folder.")
+    return p
+
+
+# ------------------------------------------------------------------ result
+@dataclass
+class OptimizeResult(Record):
+    job: str = "optimize"
+    status: str = "completed"  # completed | cancelled
+    run_dir: str = ""
+    source_model: str = ""
+    agreement_threshold: float = 0.99
+    test_examples: int = 0
+    reference: VariantParity | None = None  # the fp32 student on the test split
+    variants: dict[str, VariantParity] = field(default_factory=dict)  # optimize.variants name -> parity
+    flagged: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    def summary_text(self) -> str:
+        lines = [f"Optimize {self.status}: {self.source_model} ({self.test_examples} test texts, "
+                 f"flag below agreement {self.agreement_threshold:.2f})"]
+        head = f"{'variant':<12} {'status':<12} {'size':>9} {'accuracy':>9} {'macro-F1':>9} {'agreement':>10} {'max|dlogit|':>12}"
+        lines.append(head)
+        ref = self.reference
+        if ref:
+            lines.append(f"{'fp32':<12} {'reference':<12} {_mb(ref.size_bytes):>9} {_f(ref.accuracy):>9} "
+                         f"{_f(ref.macro_f1):>9} {'1.0000':>10} {'0':>12}")
+        for name, v in self.variants.items():
+            status = v.status + (" (!)" if v.flagged else "")
+            lines.append(f"{name:<12} {status:<12} {_mb(v.size_bytes):>9} {_f(v.accuracy):>9} "
+                         f"{_f(v.macro_f1):>9} {_f(v.agreement):>10} {_f(v.max_abs_logit_diff, 5):>12}")
+            if v.status in ("unavailable", "failed") and v.message:
+                lines.append(f"{'':<12} {v.message}")
+        if self.flagged:
+            lines.append(f"Flagged (agreement below {self.agreement_threshold:.2f}): {', '.join(self.flagged)}")
+        lines.append(f"Done in {self.wall_seconds:.0f} s; details in {RunLayout(self.run_dir).parity_file}")
+        return "\n".join(lines)
+
+
+def _f(x: Any, digits: int = 4) -> str:
+    return f"{x:.{digits}f}" if isinstance(x, (int, float)) else "-"
+
+
+def _mb(n: Any) -> str:
+    return f"{n / 1e6:.2f} MB" if isinstance(n, (int, float)) else "-"
+
+
+# ------------------------------------------------------------------ job
+def run_optimize(config: ProjectConfig, on_event: EventCallback | None = None,
+                 cancel: CancelToken | None = None) -> OptimizeResult:
+    """Build the configured variants and check them on the test split; never raises on cancel."""
+    config.require_data()
+    ctx = JobContext("optimize", config, on_event, cancel, stage=STAGE)
+    with job_frame(ctx):
+        return _Optimizer(ctx).run()
+
+
+class _Optimizer:
+    def __init__(self, ctx: JobContext):
+        self.ctx, self.cfg = ctx, ctx.config
+        self.variants = [v for v in OPTIMIZE_VARIANTS if v in self.cfg.optimize.variants]  # fixed order: onnx before onnx_int8
+        self.total = 2 + 2 * len(self.variants)
+        self.done = 0
+        self.result = OptimizeResult(run_dir=str(ctx.run.root), agreement_threshold=self.cfg.optimize.agreement_threshold,
+                                     environment=environment_info())
+
+    # -- events
+    def step(self, phase: str, message: str = "") -> None:
+        self.ctx.cancel.raise_if_cancelled()
+        self.ctx.emit(Progress(self.ctx.job, phase=phase, done=self.done, total=self.total, message=message))
+        self.done += 1
+
+    def run(self) -> OptimizeResult:
+        ctx, res = self.ctx, self.result
+        source = source_model_dir(self.cfg)
+        res.source_model = str(source)
+        ctx.emit(JobStarted(ctx.job, total_steps=self.total, device="cpu", precision="int8/fp32", run_dir=str(ctx.run.root)))
+        try:
+            self._prepare(source)
+            # The data and the reference are ready: only now are the previous variants replaced.
+            ctx.begin_replacing()
+            for i, variant in enumerate(self.variants):
+                self._one_variant(variant)
+                self.done = 2 + 2 * (i + 1)  # whatever happened inside, the next variant starts here
+        except Cancelled:
+            res.status = "cancelled"
+            ctx.log(f"Cancelled; finished variants: {', '.join(res.variants) or 'none'}")
+        res.flagged = [n for n, v in res.variants.items() if v.flagged]
+        res.wall_seconds = time.monotonic() - ctx.t0
+        if res.status == "completed":
+            self._write_parity()
+        finish_stage(ctx, res, source_model=res.source_model, variants={n: v.status for n, v in res.variants.items()})
+        return res
+
+    def _prepare(self, source: Path) -> None:
+        ctx, cfg = self.ctx, self.cfg
+        self.step("loading data")
+        prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir,
+                                on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=self.done, total=self.total)))
+        test = prepared.splits["test"] if "test" in prepared.splits else None
+        if test is None or len(test) == 0:
+            raise DataError("The test split is empty: parity needs real test texts.", hint="set data.test or data.test_ratio")
+        self.texts, self.labels = list(test["text"]), np.asarray(test["label"], dtype=np.int64)
+        self.label_names = prepared.label_names
+        self.result.test_examples = len(self.texts)
+
+        self.step("reference fp32", f"running the fp32 model on {len(self.texts)} test texts")
+        ref = load_predictor(source)
+        if ref.kind != "pytorch":
+            raise ModelError(f"{source} is a {ref.kind} model; optimize needs the fp32 PyTorch model folder.",
+                             hint="point optimize.model at the student folder, not at a variant")
+        self.order = label_order(ref.label_names, self.label_names, model=str(source))
+        # Variants keep the model's output order; generic LABEL_i names take the data's names.
+        self.model_labels = list(self.label_names) if is_generic_labels(ref.label_names) else list(ref.label_names)
+        self.max_length, self.parameters = ref.max_length, ref.parameter_count()
+        self.source_info = {**ref.info, "source": str(source), "source_identity": model_identity(source),
+                            "max_length": ref.max_length, "label_names": self.model_labels, "parameters": self.parameters}
+        self.source = source
+        self.ref_logits = self._logits(ref, "fp32 on the test texts")
+        m = classification_metrics(self.labels, self.ref_logits.argmax(-1), self.label_names)
+        self.result.reference = VariantParity(variant=REFERENCE, path=str(source), kind="pytorch", accuracy=m["accuracy"],
+                                              macro_f1=m["macro_f1"], metrics=m, size_bytes=ref.weights_bytes(),
+                                              parameters=self.parameters, agreement=1.0, max_abs_logit_diff=0.0,
+                                              mean_abs_logit_diff=0.0)
+        ctx.emit(Evaluation(ctx.job, split="parity_fp32", metrics={"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}))
+        self.ref_model, self.tokenizer = ref.model, ref.tokenizer
+
+    def _logits(self, predictor, phase: str) -> np.ndarray:
+        batch = 32
+        n_batches = (len(self.texts) + batch - 1) // batch
+        rep = ProgressReporter(self.ctx.job, phase, n_batches, self.ctx.emit, self.ctx.cancel)
+        logits = predictor.logits(self.texts, batch_size=batch, on_progress=lambda d, t: rep.advance())
+        return logits[:, self.order]
+
+    # -- variants
+    def _one_variant(self, variant: str) -> None:
+        ctx = self.ctx
+        ctx.cancel.raise_if_cancelled()
+        out = self.ctx.layout.variant_dir(variant)
+        started = time.monotonic()
+        entry: dict[str, Any] = {"variant": variant, "path": str(out), "status": "ok", "message": ""}
+        try:
+            logits, info = getattr(self, f"_build_{variant}")(out)
+        except Cancelled:
+            raise
+        except NTMMError as exc:
+            entry.update(status="failed", message=str(exc))
+            ctx.log(f"{variant}: {exc}", level="error")
+        except Exception as exc:  # a library failure on one variant must not lose the others
+            entry.update(status="failed", message=f"{type(exc).__name__}: {exc}")
+            ctx.log(f"{variant} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}", level="error")
+        else:
+            if logits is None:  # not available in this environment
+                entry.update(status="unavailable", message=info["message"], path="")
+                ctx.log(f"{variant}: {info['message']}", level="warning")
+            else:
+                entry.update(info)
+                entry.update(parity_report(self.ref_logits, logits, self.labels, self.texts, self.label_names,
+                                           self.cfg.optimize.agreement_threshold))
+                if entry["flagged"]:
+                    entry["status"] = "flagged"
+                    ctx.log(f"{variant}: agreement {entry['agreement']:.4f} is below {self.cfg.optimize.agreement_threshold}; "
+                            f"{entry['changed_count']} test label(s) changed", level="warning")
+                ctx.emit(Evaluation(ctx.job, split=f"parity_{variant}", metrics={
+                    k: entry[k] for k in ("accuracy", "macro_f1", "agreement", "max_abs_logit_diff", "mean_abs_logit_diff",
+                                          "changed_count", "flagged", "size_bytes")}))
+                self._card(variant, out, entry)
+                ctx.log(f"{variant}: {entry['size_bytes'] / 1e6:.2f} MB, agreement {entry['agreement']:.4f}, "
+                        f"macro-F1 {entry['macro_f1']:.4f}, max |logit diff| {entry['max_abs_logit_diff']:.4g}")
+        entry["build_seconds"] = round(time.monotonic() - started, 3)
+        self.result.variants[variant] = VariantParity(**entry)
+        self._write_parity()
+
+    def _card(self, variant: str, out: Path, entry: dict[str, Any]) -> None:
+        """README.md model card with the parity metrics; a failure only logs."""
+        try:
+            write_variant_card(out, variant=variant, config=self.cfg, source=str(self.source), test_metrics=entry["metrics"],
+                               parameters=self.parameters)
+        except Exception as exc:  # noqa: BLE001
+            self.ctx.log(f"{variant}: could not write the model card: {type(exc).__name__}: {exc}", level="warning")
+
+    def _ntmm_json(self, variant: str, **extra: Any) -> dict[str, Any]:
+        return {**self.source_info, "variant": variant, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
+
+    def _check_folder(self, tmp: Path, variant: str, **extra: Any) -> np.ndarray:
+        """Write labels + ntmm.json into ``tmp``, load it on its own and run the test split.
+
+        Runs before the staging folder is renamed, so a variant that does not
+        load never appears as a finished folder.
+        """
+        _write_labels(tmp / "config.json", self.model_labels)
+        atomic_write_json(tmp / "ntmm.json", self._ntmm_json(variant, **extra))
+        self.step(f"parity {variant}")
+        pred = load_predictor(tmp)
+        logits = self._logits(pred, f"{variant} on the test texts")
+        del pred
+        gc.collect()  # release memory-mapped weights before the folder is renamed (Windows)
+        return logits
+
+    def _build_torch_int8(self, out: Path):
+        self.step("quantizing torch_int8")
+        try:
+            quantized = quantize_dynamic_int8(self.ref_model)  # a quantized copy; the fp32 model stays intact
+        except TorchInt8Unavailable as exc:
+            return None, {"message": str(exc)}
+        size = state_dict_bytes(quantized)
+        del quantized
+        with staging_dir(out) as tmp:
+            # No pickles: the folder keeps fp32 safetensors and load_predictor re-quantizes (about a second).
+            self.ref_model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+            logits = self._check_folder(tmp, "torch_int8", quantization={
+                "api": "torch.ao.quantization.quantize_dynamic", "modules": ["nn.Linear"], "dtype": "qint8",
+                "stored": "fp32 safetensors, re-quantized on load"})
+        return logits, {"kind": "torch_int8", "size_bytes": size,
+                        "size_note": "quantized state_dict measured in memory (torch.save to a buffer); "
+                                     "the folder stores fp32 safetensors and re-quantizes on load",
+                        "folder_bytes": _folder_bytes(out)}
+
+    def _build_onnx(self, out: Path):
+        self.step("exporting onnx")
+        opset = self.cfg.optimize.opset
+        with staging_dir(out) as tmp:
+            onnx_export.export_onnx(self.source, tmp, opset=opset)
+            logits = self._check_folder(tmp, "onnx", onnx={"opset": opset, "exporter": "optimum.exporters.onnx.main_export",
+                                                           "dynamic_axes": ["batch_size", "sequence_length"]})
+        return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out), "size_note": "model.onnx on disk",
+                        "folder_bytes": _folder_bytes(out), "opset": opset}
+
+    def _build_onnx_int8(self, out: Path):
+        import shutil
+
+        self.step("quantizing onnx_int8")
+        opset = self.cfg.optimize.opset
+        fp32_dir = self.ctx.layout.variant_dir("onnx")
+        built = self.result.variants.get("onnx")
+        reuse = built is not None and built.status in ("ok", "flagged") and (fp32_dir / "model.onnx").is_file()
+        with staging_dir(out) as tmp:
+            if reuse:
+                src_dir = fp32_dir
+            else:  # the fp32 ONNX was not built in this run: export a private copy to quantize
+                src_dir = tmp / "_fp32"
+                src_dir.mkdir()
+                self.ctx.emit(Progress(self.ctx.job, phase="exporting onnx (for int8)", done=self.done, total=self.total))
+                onnx_export.export_onnx(self.source, src_dir, opset=opset)
+            self.ctx.cancel.raise_if_cancelled()
+            settings = onnx_export.quantize_onnx(src_dir / "model.onnx", tmp / "model.onnx", per_channel=self.cfg.optimize.per_channel)
+            shutil.copy2(src_dir / "config.json", tmp / "config.json")
+            onnx_export.copy_tokenizer_files(src_dir, tmp)
+            if not reuse:
+                shutil.rmtree(src_dir)
+            logits = self._check_folder(tmp, "onnx_int8", quantization=settings, onnx={"opset": opset})
+        return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out), "size_note": "model.onnx on disk",
+                        "folder_bytes": _folder_bytes(out), "quantization": settings}
+
+    def _write_parity(self) -> None:
+        res = self.result
+        atomic_write_json(self.ctx.layout.parity_file, {
+            "source_model": res.source_model, "test_examples": res.test_examples,
+            "agreement_threshold": res.agreement_threshold, "label_names": getattr(self, "label_names", []),
+            "reference": res.reference.to_dict() if res.reference else None,
+            "variants": {n: v.to_dict() for n, v in res.variants.items()}, "environment": res.environment,
+            "complete": res.status == "completed" and len(res.variants) == len(self.variants)})
+
+
+def _write_labels(config_json: Path, names: list[str]) -> None:
+    """Put the label names into config.json (id2label/label2id) so any HF tool shows them."""
+    if not config_json.is_file():
+        return
+    data = json.loads(config_json.read_text(encoding="utf-8"))
+    data["id2label"] = {str(i): n for i, n in enumerate(names)}
+    data["label2id"] = {n: i for i, n in enumerate(names)}
+    atomic_write_json(config_json, data)
+
+
+def _weights_bytes(folder: Path) -> int:
+    return int(sum(f.stat().st_size for f in folder.iterdir() if f.suffix in (".onnx", ".onnx_data", ".safetensors")))
+
+
+def _folder_bytes(folder: Path) -> int:
+    return int(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()))

@@ -1,0 +1,69 @@
+"""Parity of an optimized variant with the fp32 model it was built from, on real test texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.errors import ModelError
+from ..core.results import Record
+from ..reports.metrics import agreement, classification_metrics, per_class_agreement
+
+MAX_CHANGED_LISTED = 100
+SNIPPET = 160
+
+
+@dataclass
+class VariantParity(Record):
+    """One optimized variant (or the fp32 reference) on the test split, as optimize reports it."""
+
+    variant: str
+    status: str = "ok"  # ok | flagged (agreement below the threshold) | failed | unavailable
+    message: str = ""
+    path: str = ""
+    kind: str = ""  # pytorch | torch_int8 | onnx
+    size_bytes: int | None = None
+    size_note: str = ""
+    folder_bytes: int | None = None
+    parameters: int | None = None
+    opset: int | None = None
+    quantization: dict[str, Any] = field(default_factory=dict)
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)  # classification_metrics of the variant
+    agreement: float | None = None  # share of test labels equal to the fp32 model's
+    per_class_agreement: dict[str, float] = field(default_factory=dict)
+    max_abs_logit_diff: float | None = None
+    mean_abs_logit_diff: float | None = None
+    changed_count: int = 0
+    changed: list[dict[str, Any]] = field(default_factory=list)  # the examples whose label changed (first 100)
+    flagged: bool = False
+    build_seconds: float | None = None
+
+
+def parity_report(ref_logits: np.ndarray, var_logits: np.ndarray, labels: Sequence[int], texts: Sequence[str],
+                  label_names: Sequence[str], threshold: float, max_listed: int = MAX_CHANGED_LISTED) -> dict[str, Any]:
+    """Compare a variant's logits with the fp32 reference's (both in data-label order)."""
+    ref_logits, var_logits = np.asarray(ref_logits, dtype=np.float64), np.asarray(var_logits, dtype=np.float64)
+    if ref_logits.shape != var_logits.shape:
+        raise ModelError(f"The variant returns logits of shape {var_logits.shape}, the fp32 model {ref_logits.shape}.")
+    ref_pred, var_pred = ref_logits.argmax(-1), var_logits.argmax(-1)
+    diff = np.abs(ref_logits - var_logits)
+    m = classification_metrics(labels, var_pred, label_names)
+    agree = agreement(ref_pred, var_pred)
+    changed_idx = np.flatnonzero(ref_pred != var_pred)
+    changed = [{"index": int(i), "text": _snippet(texts[i]), "fp32_label": label_names[int(ref_pred[i])],
+                "variant_label": label_names[int(var_pred[i])], "true_label": label_names[int(labels[i])]}
+               for i in changed_idx[:max_listed]]
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "metrics": m,
+            "agreement": agree, "per_class_agreement": per_class_agreement(ref_pred, var_pred, label_names),
+            "max_abs_logit_diff": float(diff.max()) if diff.size else 0.0,
+            "mean_abs_logit_diff": float(diff.mean()) if diff.size else 0.0,
+            "changed_count": int(len(changed_idx)), "changed": changed, "flagged": bool(agree < threshold)}
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= SNIPPET else text[:SNIPPET - 3] + "..."

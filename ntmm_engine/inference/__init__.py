@@ -1,0 +1,1 @@
+"""Prediction with any model NTMM wrote: predictors, text files in, predictions out."""

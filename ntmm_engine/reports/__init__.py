@@ -1,0 +1,1 @@
+"""What NTMM says about a model: metrics and model cards."""

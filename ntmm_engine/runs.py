@@ -1,0 +1,100 @@
+"""What a project's run folder holds: each stage's state and typed result, its models, what can resume.
+
+Read-only questions the app and the CLI ask (through :mod:`ntmm_engine.api`);
+the answers come from the same registry (:mod:`~ntmm_engine.core.layout`)
+and manifest (:class:`~ntmm_engine.core.runfolder.RunFolder`) the jobs write.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .benchmark.report import BenchmarkResult
+from .core.config import ProjectConfig
+from .core.layout import PREFERRED, RESUMABLE, STAGES
+from .core.results import Record
+from .core.runfolder import RunFolder, newest_complete_checkpoint, read_history
+from .distill.job import DistillResult
+from .export.optimize import OptimizeResult
+from .train.recipe import TrainResult
+
+RESULT_TYPES: dict[str, type[Record]] = {"teacher": TrainResult, "distill": DistillResult, "optimize": OptimizeResult,
+                                         "benchmark": BenchmarkResult}
+# States a stage can be resumed from (the job stopped while replacing its outputs)
+INTERRUPTED = ("cancelled", "running", "failed", "incomplete")
+
+
+def can_resume(run_folder: RunFolder, stage: str) -> bool:
+    """True when ``stage``'s job can continue where it stopped (a complete checkpoint, or the distilled
+    student finished and only the baseline left); torn checkpoints do not count."""
+    if stage not in RESUMABLE:
+        return False
+    lay = run_folder.layout
+    if stage == "distill" and lay.student_phase_file.is_file():
+        return True
+    return newest_complete_checkpoint(lay.checkpoints(stage)) is not None
+
+
+class RunState:
+    """One look at a project's run folder (cheap: it reads small JSON files only)."""
+
+    def __init__(self, config: ProjectConfig):
+        self.config = config
+        self.folder = RunFolder(config.run_path)
+        self.layout = self.folder.layout
+
+    def status(self, stage: str) -> str:
+        """completed | running (interrupted) | cancelled | failed | incomplete | missing."""
+        return self.folder.stage_status(stage)
+
+    def attempt(self, stage: str) -> dict[str, Any]:
+        """The newest start of the stage's job: status, started, finished, error (may differ from ``status``)."""
+        return self.folder.attempt(stage)
+
+    def resumable(self, stage: str) -> bool:
+        """The stage stopped while replacing its outputs and its job can continue from a checkpoint."""
+        return self.status(stage) in INTERRUPTED and can_resume(self.folder, stage)
+
+    def result(self, stage: str) -> Record | None:
+        """The stage's typed result, or None unless the stage is completed."""
+        if stage not in RESULT_TYPES or self.status(stage) != "completed":
+            return None
+        try:
+            data = json.loads(self.layout.result_file(stage).read_text(encoding="utf-8"))
+            return RESULT_TYPES[stage].from_dict(data)
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def history(self, stage: str) -> list[dict[str, Any]]:
+        """The stage's events (history.jsonl) as dicts; [] when there is none."""
+        path = self.layout.history_file(stage)
+        return read_history(path) if path.is_file() else []
+
+    def models(self) -> dict[str, Path]:
+        """Variant name -> model folder, for the models present."""
+        return self.layout.models()
+
+    def flagged(self) -> set[str]:
+        """Variants (registry names) that optimize flagged for low agreement with the fp32 student."""
+        result = self.result("optimize")
+        if not isinstance(result, OptimizeResult):
+            return set()
+        return {f"student_{name}" for name, v in result.variants.items() if v.flagged}
+
+    def default_model(self) -> tuple[str, Path] | None:
+        """The fastest variant optimize did not flag (the Predict step's first choice)."""
+        found, flagged = self.models(), self.flagged()
+        for name in PREFERRED:
+            if name in found and name not in flagged:
+                return name, found[name]
+        return next(iter(found.items()), None)
+
+    def teacher_folder(self) -> Path:
+        """The teacher distillation will use: ``distill.teacher`` or the project's own."""
+        d = self.config.distill
+        return self.config.resolve(d.teacher) if d.teacher else self.layout.teacher_model
+
+    def stages(self) -> dict[str, str]:
+        return {s: self.status(s) for s in STAGES}

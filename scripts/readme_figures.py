@@ -1,0 +1,302 @@
+"""Regenerate the benchmark figures in README.md from the committed results in bench/results/.
+
+Every figure the README quotes from a bench script sits in a region
+
+    <!-- figures:NAME -->generated text<!-- /figures -->
+
+and is written by the function registered here under NAME, from the JSON
+results it names. A region whose opening marker ends its line is a block
+(paragraphs or a table between the marker lines); otherwise it is inline,
+inside a hand-written sentence.
+
+    python scripts/readme_figures.py          # rewrite README.md in place
+    python scripts/readme_figures.py --check  # exit 1 and print a diff if README.md is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+import textwrap
+from pathlib import Path
+from statistics import mean
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+RESULTS = ROOT / "bench" / "results"
+
+CLOSE = "<!-- /figures -->"
+REGION = re.compile(r"<!-- figures:(?P<name>[\w-]+) -->(?P<body>.*?)" + re.escape(CLOSE), re.DOTALL)
+MARKER = re.compile(r"<!-- /?figures(:[\w-]+)? -->")
+# A generated line must not start like this: inside a paragraph, Markdown would read it as the start
+# of an HTML block (so the rest of the line would not be Markdown), a list item or a heading.
+BAD_LINE_START = re.compile(r"\s*(<!--|[-+*]\s|\d+[.)]\s|#{1,6}\s)")
+WIDTH = 100  # the README's hand-written prose is wrapped at this width
+
+
+class FiguresError(Exception):
+    """The README's markers and the registered figures do not fit together."""
+
+
+# name -> (function, result files it reads); a function gets the parsed files in that order
+FIGURES: dict[str, tuple] = {}
+
+
+def figure(name: str, *sources: str):
+    def register(fn):
+        FIGURES[name] = (fn, sources)
+        return fn
+    return register
+
+
+# ------------------------------------------------------------------ number formats
+def ms(x: float) -> str:
+    """Milliseconds as the README writes them: whole numbers from 10 ms, one decimal below."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.1f}"
+
+
+def span(values, fmt=ms, unit: str = "") -> str:
+    """'lo–hi' (en dash), or one value when both ends print the same."""
+    lo, hi = fmt(min(values)), fmt(max(values))
+    return f"{lo}{unit}" if lo == hi else f"{lo}–{hi}{unit}"
+
+
+def listing(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def count_word(n: int) -> str:
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    return words[n] if 0 <= n < len(words) else str(n)
+
+
+def lr(x: float) -> str:
+    """A learning rate in the config's style: 8.9e-4, 2e-4."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+
+
+def f1(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def wrap(text: str, first_column: int = 0, indent: str = "", tail: int = 0) -> str:
+    """Wrap like the hand-written prose: never inside a word, at a hyphen or inside a `code span`.
+
+    ``first_column`` is where the text starts on its first line (an inline
+    region continues a hand-written line), ``indent`` starts the others, and
+    ``tail`` characters (the closing marker) follow the last word.
+    """
+    glued = re.sub(r"`[^`]*`", lambda m: m[0].replace(" ", "\0"), " ".join(text.split()))
+    # The tail is glued to the last word so that it never starts a line of its own.
+    out = textwrap.fill(glued + "\1" * tail, WIDTH, initial_indent=" " * first_column, subsequent_indent=indent,
+                        break_long_words=False, break_on_hyphens=False)
+    return out[first_column:].replace("\0", " ").replace("\1", "")
+
+
+def cores(data: dict) -> str:
+    return f"{data['machine']['cpu_count']}-core CPU"
+
+
+# ------------------------------------------------------------------ the figures
+@figure("teacher_params", "distill_medical.json")
+def teacher_params(distill: dict) -> str:
+    return f"{distill['result']['parameters']['teacher'] / 1e6:.1f}M"
+
+
+@figure("gui_startup", "gui_startup.json")
+def gui_startup(startup: dict) -> str:
+    s = startup["summary"]
+    return wrap(f"Start-up (`python bench/gui_startup.py`, {cores(startup)}): the window is shown in "
+                f"{s['median_s']:.2f} s (median of {len(startup['runs'])} starts).")
+
+
+def _command(settings: dict) -> str:
+    """The responsiveness bench's command line, rebuilt from the settings it recorded."""
+    args = ["python bench/gui_responsiveness.py"]
+    if settings.get("real"):
+        args.append("--real")
+    args.append(f"--runs {settings['runs']}")
+    if settings.get("job_nice") is not None:
+        args.append(f"--job-nice {settings['job_nice']}")
+    if settings.get("tag"):
+        args.append(f"--tag {settings['tag']}")
+    return " ".join(args)
+
+
+@figure("gui_responsiveness_real", "gui_responsiveness-real.json")
+def gui_responsiveness_real(real: dict) -> str:
+    runs = real["runs"]
+    gaps = listing([ms(r["largest_gap_ms"]) for r in sorted(runs, key=lambda r: r["largest_gap_ms"])])
+    return wrap(f"During a real teacher run on the demo project (`{_command(real['settings'])}`, {cores(real)}), "
+                f"the longest gap between ticks was {gaps} ms in {count_word(len(runs))} runs, and 99% of ticks "
+                f"were less than {max(r['tick_lateness_ms_p99'] for r in runs):.1f} ms late.")
+
+
+@figure("gui_responsiveness_synthetic", "gui_responsiveness.json")
+def gui_responsiveness_synthetic(synthetic: dict) -> str:
+    runs = synthetic["runs"]
+    return wrap(f"A synthetic job flooding the Distill page with {synthetic['settings']['rate']:,.0f} events/s "
+                f"(`{_command(synthetic['settings'])}`): longest gap "
+                f"{span([r['largest_gap_ms'] for r in runs], unit=' ms')} in {count_word(len(runs))} runs.")
+
+
+@figure("plot_redraw", "plot_redraw.json")
+def plot_redraw(redraw: dict) -> str:
+    s = redraw["stats"]
+    return (f"{ms(s['translucent']['median_ms'])} ms against {ms(s['opaque']['median_ms'])} ms (median of "
+            f"{s['opaque']['redraws']} redraws, `python bench/plot_redraw.py`: {redraw['translucent_over_opaque']:.2f}x)")
+
+
+@figure("job_nice", "gui_responsiveness-real.json", "gui_responsiveness-real-nice0.json")
+def job_nice(nice: dict, equal: dict) -> str:
+    """The default job priority (nice 10) against equal priority: two runs of the same bench."""
+    def p99(d):
+        return span([r["tick_lateness_ms_p99"] for r in d["runs"]], fmt=lambda x: f"{x:.1f}")
+
+    def gaps(d):
+        return span([r["largest_gap_ms"] for r in d["runs"]])
+
+    def job_seconds(d):
+        return f"{mean(r['seconds'] for r in d['runs']):.1f}"
+
+    return (f"99th-percentile tick lateness {p99(nice)} ms, against {p99(equal)} ms at equal priority "
+            f"(`--job-nice {equal['settings']['job_nice']} --tag {equal['settings']['tag']}`, "
+            f"{count_word(len(equal['runs']))} runs); the longest gaps were {gaps(nice)} ms against {gaps(equal)} ms. "
+            f"The teacher run took {job_seconds(nice)} s on average against {job_seconds(equal)} s at equal priority")
+
+
+@figure("warmup_stall", "gui_responsiveness-real.json")
+def warmup_stall(real: dict) -> str:
+    return span([r["warmup"]["largest_gap_ms"] / 1000 for r in real["runs"]], fmt=lambda x: f"{x:.2f}", unit=" s")
+
+
+@figure("lr_find", "lr_find_medical.json")
+def lr_find(found: dict) -> str:
+    res, settings = found["result"], found["settings"]
+    diverged = res["stopped_reason"].startswith("diverged")
+    at = found["teacher_at_suggestion"]
+    return (f"a range test of {settings['steps']} steps from {lr(settings['start_lr'])} to {settings['end_lr']:g} "
+            f"suggests **{lr(res['suggestion'])}**: "
+            f"{found['suggestion_over_chosen']:.1f}x the recipe default of {lr(found['chosen_lr'])} that the reference "
+            f"teacher was trained with. The lowest smoothed loss is at {lr(res['min_loss_lr'])}"
+            + (f", and the test diverged at {res['lrs'][-1]:.2g}" if diverged else "") + ". "
+            f"The teacher trained at {lr(at['learning_rate'])} reaches test macro-F1 {f1(at['metrics']['test']['macro_f1'])}")
+
+
+@figure("teacher_medical", "teacher_medical.json")
+def teacher_medical(teacher: dict) -> str:
+    t = teacher["teacher"]
+    return f"{f1(t['metrics']['test']['macro_f1'])} at {lr(t['recipe']['learning_rate'])}"
+
+
+@figure("distill_aug", "distill_medical-aug.json", "distill_medical.json")
+def distill_aug(aug: dict, plain: dict) -> str:
+    """Augmented against plain distillation: the same bench without the augmentation override."""
+    def test_f1(d, model):
+        return d["result"][model]["metrics"]["test"]["macro_f1"]
+
+    deltas = [test_f1(aug, m) - test_f1(plain, m) for m in ("student", "baseline")]
+    # The verdict follows the numbers, so that a new result cannot leave a stale claim behind.
+    size = "slightly " if max(abs(d) for d in deltas) < 0.02 else ""
+    verdict = (f"it {size}hurts both students" if all(d < 0 for d in deltas)
+               else f"it {size}helps both students" if all(d > 0 for d in deltas) else "it helps one student and hurts the other")
+    return (f"{verdict}. Test macro-F1 with vs without it: "
+            f"distilled student {f1(test_f1(aug, 'student'))} vs {f1(test_f1(plain, 'student'))}, "
+            f"hard-label baseline {f1(test_f1(aug, 'baseline'))} vs {f1(test_f1(plain, 'baseline'))}")
+
+
+# ------------------------------------------------------------------ the README
+def _indent_at(text: str, pos: int) -> str:
+    """Indentation for continuation lines of an inline region opening at ``pos`` (inside a list item: 2 more)."""
+    line = text[text.rfind("\n", 0, pos) + 1:pos]
+    indent = line[:len(line) - len(line.lstrip())]
+    return indent + "  " if line.lstrip().startswith(("- ", "* ")) else indent
+
+
+def render(text: str, results: Path = RESULTS) -> str:
+    """``text`` (the README) with every figure region regenerated from ``results``."""
+    cache: dict[str, dict] = {}
+
+    def load(name: str) -> dict:
+        if name not in cache:
+            path = results / name
+            if not path.is_file():
+                raise FiguresError(f"{path} is missing")
+            cache[name] = json.loads(path.read_text(encoding="utf-8"))
+        return cache[name]
+
+    seen: list[str] = []
+
+    def regenerate(m: re.Match) -> str:
+        name, body = m["name"], m["body"]
+        if name not in FIGURES:
+            raise FiguresError(f"README.md has a region 'figures:{name}' that {Path(__file__).name} does not know")
+        if MARKER.search(body):
+            raise FiguresError(f"region 'figures:{name}' is not closed before the next marker")
+        seen.append(name)
+        fn, sources = FIGURES[name]
+        out = fn(*(load(s) for s in sources)).strip("\n")
+        block = body.startswith("\n")
+        if not block:
+            line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+            if line.strip() in ("", "-", "*"):  # a comment opening a line would make the whole line raw HTML
+                raise FiguresError(f"inline region 'figures:{name}' must not open a line: put text before it")
+            # wrapped from where the region starts; continuation lines indented like the text around them
+            out = wrap(out, len(line) + len(f"<!-- figures:{name} -->"), _indent_at(text, m.start()), len(CLOSE))
+        # An inline region's first line continues a hand-written one; a table block's rows start with '|'.
+        lines = out.split("\n") if block and not out.startswith("|") else out.split("\n")[1:]
+        bad = [line for line in lines if BAD_LINE_START.match(line)]
+        if bad:
+            raise FiguresError(f"figures:{name} would start a line with Markdown syntax: {bad[0]!r}")
+        return f"<!-- figures:{name} -->" + (f"\n{out}\n" if block else out) + CLOSE
+
+    new = REGION.sub(regenerate, text)
+    stray = MARKER.findall(REGION.sub("", text))
+    if stray:
+        raise FiguresError(f"README.md has {len(stray)} unpaired figures marker(s)")
+    missing = sorted(set(FIGURES) - set(seen))
+    if missing:
+        raise FiguresError(f"README.md has no region for: {', '.join(missing)}")
+    return new
+
+
+def check(readme: Path = README, results: Path = RESULTS) -> str:
+    """A unified diff from README.md to what the results say ('' when they agree)."""
+    old = readme.read_text(encoding="utf-8")
+    new = render(old, results)
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=f"{readme.name} (committed)", tofile=f"{readme.name} (from bench/results)"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true", help="do not write; exit 1 and print a diff if README.md is out of date")
+    ap.add_argument("--readme", type=Path, default=README)
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    try:
+        if args.check:
+            diff = check(args.readme, args.results)
+            if diff:
+                sys.stdout.write(diff)
+                print(f"\n{args.readme} is out of date: run python scripts/readme_figures.py", file=sys.stderr)
+                return 1
+            return 0
+        old = args.readme.read_text(encoding="utf-8")
+        new = render(old, args.results)
+        if new != old:
+            args.readme.write_text(new, encoding="utf-8")
+            print(f"updated {args.readme}")
+        return 0
+    except FiguresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
