@@ -566,8 +566,10 @@ class MainWindow(QMainWindow):
                               "again). Continue?"):
                 return False
         # The data check goes first: a file that cannot be read stops the queue before any stage has started.
+        # The classical baseline has no page of its own (the Data step shows it): its job is queued directly.
         specs = [JobSpec("data", api.check_data, (config,))]
-        specs += [self.page(s).job_spec(resume=plan[s] == "resume") for s in todo]
+        specs += [JobSpec(s, api.stage_job(s), (config,)) if s == "classical" else
+                  self.page(s).job_spec(resume=plan[s] == "resume") for s in todo]
         return self.runner.run_queue(specs)
 
     def _job_started(self, name: str) -> None:

@@ -44,7 +44,7 @@ from .qtcompat import guard_singleton_refcounts
 guard_singleton_refcounts()  # every engine event is a signal emitted from Python: see qtcompat
 
 # jobs started from dialogs rather than steps, and their names for people
-JOB_TITLES = {"lr_find": "Learning-rate test", "data": "Data check"}
+JOB_TITLES = {"lr_find": "Learning-rate test", "data": "Data check", "classical": "Classical baseline"}
 
 
 def job_title(name: str) -> str:

@@ -4,7 +4,7 @@
 Jobs (each takes a :class:`ProjectConfig`, an ``on_event`` callback and a
 :class:`CancelToken`, writes into the run folder and returns a typed result):
 
-    check_data, run_teacher, find_lr, run_distill, run_optimize, run_benchmark, Pipeline
+    check_data, run_classical, run_teacher, find_lr, run_distill, run_optimize, run_benchmark, Pipeline
 
 Everything else is read-only or short: the run folder's state and results
 (:class:`RunState`), the layout registry (:data:`STAGES`, :data:`VARIANTS`,
@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from .benchmark.job import run_benchmark
 from .benchmark.report import BenchmarkResult, VariantBenchmark
+from .classical.job import ClassicalResult, classical_preview, run_classical
 from .core.config import BUNDLED_MINILM, OPTIMIZE_VARIANTS, ProjectConfig, field_help, load_config
 from .core.events import CancelToken
 from .core.jobframe import is_main_process
@@ -39,8 +40,12 @@ from .inference.predictors import Prediction, Predictor, load_predictor, model_t
 from .inference.textfiles import iter_texts_file, read_texts_file, texts_file_columns
 from .inference.writers import PredictionWriter
 from .pipeline import STAGE_JOBS, Pipeline, PipelineResult
+from .reports.compare import BaselineCheck
+from .reports.intervals import format_difference, format_score
 from .runs import RESULT_TYPES, RunState
+from .train.estimate import teacher_plan
 from .train.lr_finder import LRFinderResult, find_lr, read_lr_curve
+from .train.plan import TrainingPlan, format_duration, plan_training
 from .train.recipe import TrainResult
 from .train.teacher import run_teacher
 
@@ -62,16 +67,17 @@ def replaced_by(config: ProjectConfig, stage_plan: dict[str, str]) -> list[str]:
 
 __all__ = [
     # jobs
-    "check_data", "run_teacher", "find_lr", "run_distill", "run_optimize", "run_benchmark", "Pipeline", "stage_job",
+    "check_data", "run_classical", "run_teacher", "find_lr", "run_distill", "run_optimize", "run_benchmark", "Pipeline", "stage_job",
     "plan", "replaced_by", "STAGE_JOBS",
     # results
-    "DataReport", "TrainResult", "LRFinderResult", "DistillResult", "OptimizeResult", "VariantParity", "BenchmarkResult",
+    "DataReport", "ClassicalResult", "TrainResult", "TrainingPlan", "BaselineCheck", "LRFinderResult", "DistillResult", "OptimizeResult", "VariantParity", "BenchmarkResult",
     "VariantBenchmark", "PipelineResult", "RESULT_TYPES",
     # the run folder
     "RunState", "RunLayout", "STAGES", "RESUMABLE", "VARIANTS", "Variant", "PREFERRED", "REFERENCE", "TEACHER",
     "variant_name", "is_model", "read_lr_curve",
     # data and models for the Data and Distill steps
     "DataPreview", "DataAnalysis", "preview_data", "analyse_data", "augment_preview", "model_layer_count",
+    "classical_preview", "plan_training", "teacher_plan", "format_duration", "format_score", "format_difference",
     # prediction
     "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
     "texts_file_columns", "PredictionWriter",

@@ -16,22 +16,23 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .benchmark.job import run_benchmark
+from .classical.job import run_classical
 from .core.config import ProjectConfig
 from .core.errors import NTMMError
 from .core.events import CancelToken, EventCallback, LogMessage, ignore_event
-from .core.fingerprints import stage_fingerprints
+from .core.fingerprints import UPSTREAM, stage_fingerprints
 from .core.layout import RESUMABLE, STAGES
 from .core.results import Record
 from .core.runfolder import RunFolder
 from .data.check import check_data
 from .distill.job import run_distill
 from .export.optimize import run_optimize
-from .runs import can_resume
+from .runs import INTERRUPTED, can_resume
 from .train.teacher import run_teacher
 
 # The job of each stage: every caller (pipeline, CLI, app) starts stages from here.
-STAGE_JOBS: dict[str, Callable[..., Any]] = {"teacher": run_teacher, "distill": run_distill, "optimize": run_optimize,
-                                             "benchmark": run_benchmark}
+STAGE_JOBS: dict[str, Callable[..., Any]] = {"classical": run_classical, "teacher": run_teacher, "distill": run_distill,
+                                             "optimize": run_optimize, "benchmark": run_benchmark}
 
 
 @dataclass
@@ -56,29 +57,31 @@ class Pipeline:
         self.run_folder = RunFolder(config.run_path)
 
     def plan(self, force: str | None = None, stages: tuple[str, ...] = STAGES) -> dict[str, str]:
-        """What each stage would do now: run | resume | skip. Raises NTMMError when it cannot tell."""
+        """What each stage would do now: run | resume | skip. Raises NTMMError when it cannot tell.
+
+        A stage runs again when its own inputs changed or the stage it builds on runs again
+        (:data:`~ntmm_engine.core.fingerprints.UPSTREAM`); ``force`` redoes a stage and those built on it.
+        """
         if force is not None and force not in STAGES:
             raise NTMMError(f"--force {force}: unknown stage; choose one of {', '.join(STAGES)}")
         fps = stage_fingerprints(self.config)
         plan: dict[str, str] = {}
-        redo = False
+        redone: set[str] = set()
         for stage in STAGES:
-            if stage not in stages:
-                continue
-            if force == stage:
-                redo = True
             entry = self.run_folder.stage_entry(stage)
             status = self.run_folder.stage_status(stage)
+            redo = force == stage or UPSTREAM[stage] in redone
             if not redo and status == "completed" and entry.get("fingerprint") == fps[stage]:
-                plan[stage] = "skip"
-                continue
-            redo = True  # everything after a re-run stage runs again
-            same_inputs = entry.get("fingerprint") == fps[stage]
-            if (force != stage and same_inputs and status in ("cancelled", "running", "failed", "incomplete")
-                    and can_resume(self.run_folder, stage)):
-                plan[stage] = "resume"
+                action = "skip"
+            elif (not redo and entry.get("fingerprint") == fps[stage] and status in INTERRUPTED
+                  and can_resume(self.run_folder, stage)):  # a rebuilt upstream stage means a fresh start
+                action = "resume"
             else:
-                plan[stage] = "run"
+                action = "run"
+            if action != "skip":
+                redone.add(stage)
+            if stage in stages:
+                plan[stage] = action
         return plan
 
     def replaced_by(self, plan: dict[str, str]) -> list[str]:

@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from .benchmark.report import BenchmarkResult
+from .classical.job import ClassicalResult
 from .core.config import ProjectConfig
 from .core.layout import PREFERRED, RESUMABLE, STAGES
 from .core.results import Record
 from .core.runfolder import RunFolder, newest_complete_checkpoint, read_history
 from .distill.job import DistillResult
 from .export.optimize import OptimizeResult
+from .reports.intervals import format_score
 from .train.recipe import TrainResult
 
-RESULT_TYPES: dict[str, type[Record]] = {"teacher": TrainResult, "distill": DistillResult, "optimize": OptimizeResult,
+RESULT_TYPES: dict[str, type[Record]] = {"classical": ClassicalResult, "teacher": TrainResult, "distill": DistillResult, "optimize": OptimizeResult,
                                          "benchmark": BenchmarkResult}
 # States a stage can be resumed from (the job stopped while replacing its outputs)
 INTERRUPTED = ("cancelled", "running", "failed", "incomplete")
@@ -98,3 +100,52 @@ class RunState:
 
     def stages(self) -> dict[str, str]:
         return {s: self.status(s) for s in STAGES}
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """Every finished model of the run on the test split: name, macro-F1 with its interval, and the
+        benchmark's batch-1 latency where measured (the pipeline's final summary)."""
+        rows: dict[str, dict[str, Any]] = {}
+
+        def add(name: str, m: dict[str, Any] | None) -> None:
+            if m:
+                rows[name] = {"model": name, "macro_f1": m.get("macro_f1"), "macro_f1_ci": m.get("macro_f1_ci")}
+        classical, teacher, distill = self.result("classical"), self.result("teacher"), self.result("distill")
+        if isinstance(classical, ClassicalResult):
+            add("classical_tfidf", classical.metrics.get("test"))
+        if isinstance(teacher, TrainResult):
+            add("teacher_fp32", teacher.metrics.get("test"))
+        if isinstance(distill, DistillResult):
+            add("student_fp32", distill.student.metrics.get("test") if distill.student else None)
+            add("baseline_fp32", distill.baseline.metrics.get("test") if distill.baseline else None)
+        optimize = self.result("optimize")
+        if isinstance(optimize, OptimizeResult):
+            for name, v in optimize.variants.items():
+                add(f"student_{name}", v.metrics if v.status in ("ok", "flagged") else None)
+        bench = self.result("benchmark")
+        if isinstance(bench, BenchmarkResult):
+            for r in bench.rows:
+                if r.variant in rows:
+                    rows[r.variant]["latency_ms"] = r.latency_ms_median
+        return list(rows.values())
+
+    def warnings(self) -> list[str]:
+        """The 'not clearly better than the classical baseline' warnings of the finished stages."""
+        out = []
+        teacher, distill = self.result("teacher"), self.result("distill")
+        if isinstance(teacher, TrainResult) and teacher.baseline_check and teacher.baseline_check.warning:
+            out.append(teacher.baseline_check.warning)
+        if isinstance(distill, DistillResult):
+            out += [c.warning for name, c in distill.checks.items() if c.warning and name != "teacher"]
+        return out
+
+    def summary_text(self) -> str:
+        """The final comparison table of the run (test split), with the warnings."""
+        rows = self.comparison()
+        if not rows:
+            return ""
+        lines = [f"{'model':<20} {'test macro-F1 (95% interval)':<30} latency, batch 1"]
+        for r in rows:
+            lat = f"{r['latency_ms']:.2f} ms" if r.get("latency_ms") is not None else "-"
+            lines.append(f"{r['model']:<20} {format_score(r['macro_f1'], r['macro_f1_ci']):<30} {lat}")
+        lines += ["Warning: " + w for w in self.warnings()]
+        return "\n".join(lines)

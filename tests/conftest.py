@@ -79,6 +79,7 @@ def tiny_config(tmp_path, easy_csv, tiny_bert_dir):
     t.logging_steps = 1
     t.device = "cpu"
     t.label_smoothing = 0.0
+    t.early_stopping_patience = 0  # tiny runs: train every planned step (tests of early stopping set it)
     d = cfg.distill
     d.epochs = 2
     d.learning_rate = 5e-3
@@ -87,6 +88,7 @@ def tiny_config(tmp_path, easy_csv, tiny_bert_dir):
     d.logging_steps = 1
     d.device = "cpu"
     d.num_layers = 1
+    d.early_stopping_patience = 0
     cfg.benchmark.num_samples = 5
     cfg.benchmark.warmup = 1
     return cfg

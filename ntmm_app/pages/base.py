@@ -19,6 +19,7 @@ from ntmm_engine import api
 from .. import errors
 from ..project import Project
 from ..settings import Settings
+from ..widgets.banner import WarningBanner
 from ..widgets.config_form import ConfigForm
 from ..widgets.run_controls import RunControls
 from ..workers import JobRunner, JobSpec, TaskManager
@@ -313,6 +314,7 @@ class TrainingStepPage(JobStepPage):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self._history_loaded_for: str | None = None
+        self.warnings = WarningBanner(self)  # "not clearly better than the classical baseline"; placed by the page
 
     def show_result(self, result: Any) -> None:
         """Show a completed run's typed result."""
@@ -321,6 +323,7 @@ class TrainingStepPage(JobStepPage):
         """Empty the live view (a new project, a new run)."""
         self.live.reset()
         self.live.status.setText("Not started")
+        self.warnings.show_warnings([])
 
     def on_project_loaded(self) -> None:
         self.reset_view()

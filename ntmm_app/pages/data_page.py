@@ -138,9 +138,13 @@ class DataPage(StepPage):
         self.warnings.setWordWrap(True)
         self.warnings.hide()
         self.length_note = QLabel("")
+        self.baseline_note = QLabel("")  # the training plan and the classical baseline's scores on these splits
+        self.baseline_note.setWordWrap(True)
+        self.baseline_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.length_note.setWordWrap(True)
         rl.addWidget(self.summary)
         rl.addWidget(self.length_note)
+        rl.addWidget(self.baseline_note)
         rl.addWidget(self.warnings)
         split.setStretchFactor(0, 1)  # rows / augmentation preview
         split.setStretchFactor(1, 1)  # charts
@@ -355,6 +359,33 @@ class DataPage(StepPage):
         self.analysis = data
         self._show_analysis(data)
         self.ctx.window.refresh_steps()
+        # The classical baseline takes seconds more (it fits 3 models): its own task, so the report shows at once.
+        self.ctx.tasks.submit("data-classical", api.classical_preview, self.project.snapshot(),
+                              on_done=self._classical_done,
+                              on_error=lambda m, _d: self._show_baseline(None, "classical baseline: " + m.splitlines()[0]))
+
+    def _classical_done(self, result: api.ClassicalResult) -> None:
+        self._show_baseline(result)
+
+    def _show_baseline(self, result: api.ClassicalResult | None, error: str = "") -> None:
+        lines = []
+        if self.analysis is not None:
+            c = self.project.config
+            n = sum(self.analysis.report.counts.get("train", {}).values()) * (1 + c.data.augment_copies)
+            lines.append(f"Teacher: {api.plan_training(c.teacher, n).summary()}; student: "
+                         f"{api.plan_training(c.distill, n).max_steps} steps.")
+        if result is not None:
+            val, test = result.metrics.get("validation", {}), result.metrics.get("test", {})
+            lines.append("Classical baseline (TF-IDF + logistic regression, trained in "
+                         f"{result.train_seconds:.0f} s): macro-F1 validation "
+                         f"{api.format_score(val.get('macro_f1'), val.get('macro_f1_ci'))}, test "
+                         f"{api.format_score(test.get('macro_f1'), test.get('macro_f1_ci'))}. "
+                         "A transformer is worth its cost only where it beats this clearly.")
+        elif error:
+            lines.append(error)
+        else:
+            lines.append("Fitting the classical baseline (TF-IDF + logistic regression)…")
+        self.baseline_note.setText("<br>".join(lines))
 
     def _analysis_failed(self, message: str, details: str) -> None:
         # Shown inline, not as a dialog: the check runs by itself after every edit.
@@ -372,9 +403,11 @@ class DataPage(StepPage):
             self.length_chart.set_values([])
             self.length_chart.set_marker(None)
             self.length_note.setText("")
+            self.baseline_note.setText("")
             self.summary.setText("")
             self.warnings.hide()
             return
+        self._show_baseline(None)
         rep = data.report
         splits = [s for s in ("train", "validation", "test") if s in rep.counts]
         self.class_chart.set_data(rep.label_names, {s: [rep.counts[s].get(n, 0) for n in rep.label_names] for s in splits})

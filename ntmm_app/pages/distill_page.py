@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFormLayout,
@@ -22,9 +23,10 @@ from ntmm_engine import api
 from ntmm_engine.core.config import field_help
 from ntmm_engine.core.errors import ConfigError
 
+from ..widgets.charts import BarChart
 from ..widgets.config_form import ConfigForm
 from ..widgets.live_plot import LiveTrainingView
-from ..widgets.metrics_view import number_item, read_only_table, text_item
+from ..widgets.metrics_view import number_item, read_only_table, score_item, text_item
 from ..widgets.path_edit import PathEdit
 from .base import AppContext, TrainingStepPage
 from .teacher_page import RECIPE_GROUPS
@@ -35,9 +37,9 @@ STUDENT_KINDS = (("shrink", "Shrin&k the teacher (keep some layers)"),
 RECIPE_FIELDS = ["epochs", "learning_rate", "batch_size", "gradient_accumulation_steps", "eval_batch_size",
                  "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "warmup_ratio", "lr_scheduler",
                  "label_smoothing", "max_grad_norm", "precision", "device", "early_stopping_patience",
-                 "early_stopping_metric", "early_stopping_threshold", "logging_steps", "save_total_limit",
+                 "early_stopping_metric", "early_stopping_threshold", "evaluations", "logging_steps", "save_total_limit",
                  "trust_remote_code"]
-DISTILL_FIELDS = ["temperature", "alpha", "cosine_weight", "mse_weight", "cache_teacher", "baseline"]
+DISTILL_FIELDS = ["temperature", "alpha", "cosine_weight", "mse_weight", "cache_teacher", "baseline", "seeds"]
 FRESH_FIELDS = ["fresh_layers", "fresh_hidden_size", "fresh_heads", "fresh_intermediate_size"]
 
 
@@ -219,10 +221,21 @@ class DistillPage(TrainingStepPage):
         self.distill_form = ConfigForm(ctx.project, "distill", fields=DISTILL_FIELDS)
         self.recipe_form = ConfigForm(ctx.project, "distill", fields=RECIPE_FIELDS, group_order=RECIPE_GROUPS)
         self.live = LiveTrainingView(("distill", "baseline"), loss_components=True)
-        self.comparison = read_only_table(self, ["Model", "Accuracy", "Macro-F1", "Δ macro-F1 vs teacher",
-                                                 "Agreement with teacher", "Parameters"])
-        self.live.add_tab(self.comparison, "C&omparison")
-        self.set_body([self.student, self.distill_form, self.recipe_form], [self.live], left_width=400)
+        tab = QWidget()
+        tl = QVBoxLayout(tab)
+        tl.setContentsMargins(0, 0, 0, 0)
+        self.comparison = read_only_table(tab, ["Model", "Accuracy (95% interval)", "Macro-F1 (95% interval)",
+                                                "Δ macro-F1 vs teacher", "Agreement with teacher", "Parameters"])
+        self.comparison_note = QLabel(tab)
+        self.comparison_note.setWordWrap(True)
+        self.comparison_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.f1_chart = BarChart("Test macro-F1 (bars: 95 % interval)", "macro-F1")
+        tl.addWidget(self.comparison, 1)
+        tl.addWidget(self.comparison_note)
+        tl.addWidget(self.f1_chart, 1)
+        self.live.add_tab(tab, "C&omparison")
+        self.comparison_tab = tab
+        self.set_body([self.student, self.distill_form, self.recipe_form], [self.warnings, self.live], left_width=400)
 
     def forms(self) -> list[ConfigForm]:
         return [self.distill_form, self.recipe_form, self.student.fresh_form]
@@ -274,26 +287,37 @@ class DistillPage(TrainingStepPage):
         self.comparison.setRowCount(0)
 
     def show_result(self, result: api.DistillResult) -> None:
-        """Teacher, distilled student and no-distillation baseline on the test split."""
+        """The classical baseline, the teacher, the distilled student and the no-distillation baseline, test split."""
         teacher_f1 = result.teacher_metrics.get("test", {}).get("macro_f1")
-        rows = [("teacher", result.teacher_metrics.get("test"), result.parameters.get("teacher"))]
+        rows = [("classical baseline (TF-IDF)", result.classical_metrics.get("test"), None, None),
+                ("teacher", result.teacher_metrics.get("test"), result.parameters.get("teacher"), None)]
         for role, part in (("student", result.student), ("baseline", result.baseline)):
             if part is not None:  # the baseline has the student's architecture, hence its size
-                rows.append((role, part.metrics.get("test"), result.parameters.get("student")))
+                rows.append((role, part.metrics.get("test"), result.parameters.get("student"),
+                             result.agreement.get(role, {}).get("test")))
         rows = [r for r in rows if r[1]]
         self.comparison.setRowCount(len(rows))
-        for i, (role, m, params) in enumerate(rows):
+        for i, (role, m, params, agree) in enumerate(rows):
             f1 = m.get("macro_f1")
             delta = f1 - teacher_f1 if isinstance(f1, (int, float)) and isinstance(teacher_f1, (int, float)) else None
             self.comparison.setItem(i, 0, text_item(role))
-            self.comparison.setItem(i, 1, number_item(m.get("accuracy"), ".4f"))
-            self.comparison.setItem(i, 2, number_item(f1, ".4f"))
+            self.comparison.setItem(i, 1, score_item(m.get("accuracy"), m.get("accuracy_ci")))
+            self.comparison.setItem(i, 2, score_item(f1, m.get("macro_f1_ci")))
             self.comparison.setItem(i, 3, number_item(delta, "+.4f") if role != "teacher" else text_item("–"))
-            agree = result.agreement.get(role, {}).get("test")
-            self.comparison.setItem(i, 4, number_item(agree, ".2%") if role != "teacher" else text_item("–"))
+            self.comparison.setItem(i, 4, number_item(agree, ".2%") if agree is not None else text_item("–"))
             self.comparison.setItem(i, 5, number_item(params, ",d") if isinstance(params, int) else text_item("-"))
+        notes = [f"{name}, test macro-F1 (paired bootstrap): {api.format_difference(d)}"
+                 for name, d in result.differences.items()]
+        if result.seeds is not None:
+            notes.append(f"Over {len(result.seeds.seeds)} seeds, test macro-F1: student {result.seeds.text('student')}"
+                         + (f", baseline {result.seeds.text('baseline')}" if result.seeds.baseline else ""))
+        self.comparison_note.setText("<br>".join(notes))
+        self.f1_chart.set_data([r[0] for r in rows], {"macro-F1": [r[1].get("macro_f1") for r in rows]},
+                               intervals={"macro-F1": [r[1].get("macro_f1_ci") for r in rows]})
+        self.warnings.show_warnings([c.warning for c in result.checks.values()])
         if result.student is not None:
-            self.live.metrics.show_metrics(result.student.metrics.get("test"), title="Student, test split")
+            self.live.metrics.show_metrics(result.student.metrics.get("test"), title="Student, test split",
+                                           baseline=result.classical_metrics.get("test"))
         self.live.status.setText("Completed")
         if rows:
-            self.live.tabs.setCurrentWidget(self.comparison)
+            self.live.tabs.setCurrentWidget(self.comparison_tab)

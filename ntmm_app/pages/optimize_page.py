@@ -110,6 +110,8 @@ class OptimizePage(JobStepPage):
         rows = [parity_row(v) for v in result.variants.values()]
         if result.reference is not None:  # the fp32 student every variant is compared with
             rows.insert(0, parity_row(result.reference, name="student (fp32 reference)"))
+        if result.classical is not None:  # what a ten-line model reaches on the same texts
+            rows.append(parity_row(result.classical, name="classical baseline (TF-IDF)"))
         note = "" if result.variants else "The optimize step finished but reported no variants."
         if result.flagged:
             note = (f"Flagged: {', '.join(sorted(result.flagged))} – their predictions agree with the fp32 student on less "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QWidget
 
 from ntmm_engine import api
@@ -101,7 +102,18 @@ class TeacherPage(TrainingStepPage):
         self.form.editor("learning_rate").add_trailing(self.lr_button)
         self._lr_dialog = None
         self.live = LiveTrainingView(("teacher",))
-        self.set_body([self.model_picker, self.form], [self.live])
+        self.plan_label = QLabel("")
+        self.plan_label.setObjectName("planLabel")
+        self.plan_label.setWordWrap(True)
+        self.plan_label.setToolTip("How long training will be: epochs auto sizes it in optimizer steps for the data "
+                                   "(see the README), measured over a few real steps on this machine")
+        self.set_body([self.model_picker, self.form], [self.plan_label, self.warnings, self.live])
+        self._plan_timer = QTimer(self)
+        self._plan_timer.setSingleShot(True)
+        self._plan_timer.setInterval(800)  # one estimate after a burst of edits
+        self._plan_timer.timeout.connect(self.estimate_plan)
+        self._plan_for: str | None = None
+        ctx.project.changed.connect(self._setting_changed)
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
@@ -130,10 +142,43 @@ class TeacherPage(TrainingStepPage):
     def on_project_loaded(self) -> None:
         self.model_picker.refresh(self.project.config.teacher.base_model)
         self.form.refresh()
+        self._plan_for = None
+        self.plan_label.setText("")
         super().on_project_loaded()
 
+    def on_shown(self) -> None:
+        if self._plan_for != self._plan_key():
+            self._plan_timer.start()
+
+    def pending_work(self) -> bool:
+        return self._plan_timer.isActive()
+
+    # ------------------------------------------------------------- the plan
+    def _plan_key(self) -> str:
+        c = self.project.config
+        return repr((c.data, c.seed, c.teacher))
+
+    def _setting_changed(self, dotted: str) -> None:
+        if dotted.startswith(("data.", "teacher.", "seed")) and self.isVisible():
+            self._plan_timer.start()
+
+    def estimate_plan(self) -> None:
+        """How many steps the teacher will train, and for how long on this machine (a background task)."""
+        if not self.project.is_open or not self.project.config.data.train or self.ctx.runner.busy:
+            return
+        self._plan_for = self._plan_key()
+        self.plan_label.setText("Planning the training (timing a few steps on this machine)…")
+        self.ctx.tasks.submit("teacher-plan", api.teacher_plan, self.project.snapshot(), on_done=self._plan_done,
+                              on_error=lambda m, _d: self.plan_label.setText("Cannot plan the training: " + m.splitlines()[0]))
+
+    def _plan_done(self, plan: api.TrainingPlan) -> None:
+        self.plan_label.setText("Plan: " + plan.summary() + ".")
+        self.plan_label.setToolTip(plan.rule)
+
     def show_result(self, result: api.TrainResult) -> None:
-        self.live.metrics.show_metrics(result.metrics.get("test"), title="Test split")
+        self.live.metrics.show_metrics(result.metrics.get("test"), title="Test split",
+                                       baseline=result.classical.get("test"))
+        self.warnings.show_warnings([result.baseline_check.warning if result.baseline_check else ""])
         self.live.status.setText(f"Completed ({result.stop_reason}); model in {result.model_dir}")
         self.live.status.setToolTip(self.live.status.text())
         total = max(int(result.total_steps or 1), 1)

@@ -40,12 +40,15 @@ class BarChart(QWidget):
         show_grid(self.plot, y=False)
         self.plot.getViewBox().invertY(True)
         self.setMinimumHeight(160)
-        self.items: list[pg.BarGraphItem] = []
+        self.items: list[pg.GraphicsObject] = []
+        self.intervals: dict[str, list] = {}
         self.categories: list[str] = []
         self.series: dict[str, list[float]] = {}
 
     def set_data(self, categories: Sequence[str], series: dict[str, Sequence[float]],
-                 highlight: Sequence[bool] | None = None) -> None:
+                 highlight: Sequence[bool] | None = None,
+                 intervals: dict[str, Sequence[Sequence[float] | None]] | None = None) -> None:
+        """``intervals``: per series, a (low, high) pair per bar (or None), drawn as error bars."""
         for item in self.items:
             self.plot.removeItem(item)
         self.items = []
@@ -65,6 +68,17 @@ class BarChart(QWidget):
                                    brushes=brushes, pens=pens)
             self.plot.addItem(item)
             self.items.append(item)
+            bars = (intervals or {}).get(name)
+            if bars:
+                keep = [k for k, iv in enumerate(bars) if iv]
+                if keep:
+                    v = np.asarray([vals[k] for k in keep])
+                    err = pg.ErrorBarItem(x=v, y=y[keep], left=v - np.asarray([bars[k][0] for k in keep]),
+                                          right=np.asarray([bars[k][1] for k in keep]) - v, beam=height * 0.35,
+                                          pen=pg.mkPen("#333333", width=1.5))
+                    self.plot.addItem(err)
+                    self.items.append(err)
+        self.intervals = {k: list(v) for k, v in (intervals or {}).items()}
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(
             f"<span style='color:{SERIES_COLORS[i % len(SERIES_COLORS)]}'>&#9632;</span>&nbsp;{name}"
             for i, name in enumerate(self.series)))
@@ -72,7 +86,8 @@ class BarChart(QWidget):
         axis = self.plot.getAxis("left")
         axis.setTicks([[(float(i), _short(c)) for i, c in enumerate(categories)]])
         if len(categories):
-            top = max([max(v) for v in self.series.values() if v] + [1e-9])
+            highs = [iv[1] for ivs in (intervals or {}).values() for iv in ivs if iv]
+            top = max([max(v) for v in self.series.values() if v] + highs + [1e-9])
             self.plot.setYRange(-0.6, len(categories) - 0.4, padding=0)
             self.plot.setXRange(0, top * 1.08, padding=0)
 

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ntmm_engine.api import format_score
+
 
 class NumberItem(QTableWidgetItem):
     """Sorts by the number in UserRole, not by the displayed text."""
@@ -38,6 +40,15 @@ def number_item(value: Any, spec: str = ".3f") -> QTableWidgetItem:
         item.setText("-" if value is None else str(value))
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def score_item(value: Any, interval: Any = None, digits: int = 3) -> QTableWidgetItem:
+    """A score with its 95 % interval, "0.650 (0.600–0.700)"; sorts by the score."""
+    item = number_item(value, f".{digits}f")
+    if isinstance(value, (int, float)) and interval:
+        item.setData(Qt.ItemDataRole.DisplayRole, format_score(value, interval, digits))
+        item.setToolTip("score (95 % bootstrap interval over the split's texts)")
     return item
 
 
@@ -93,17 +104,25 @@ class MetricsView(QWidget):
         self.confusion.setRowCount(0)
         self.confusion.setColumnCount(0)
 
-    def show_metrics(self, m: dict[str, Any] | None, title: str = "Test split") -> None:
+    def show_metrics(self, m: dict[str, Any] | None, title: str = "Test split",
+                     baseline: dict[str, Any] | None = None) -> None:
+        """One split's metrics; ``baseline``: the classical baseline's on the same split, shown beside them."""
         if not m:
             self.clear()
             return
-        acc, f1 = m.get("accuracy"), m.get("macro_f1")
-        parts = [title + ":"]
-        if isinstance(acc, (int, float)):
-            parts.append(f"accuracy {acc:.4f}")
-        if isinstance(f1, (int, float)):
-            parts.append(f"macro-F1 {f1:.4f}")
-        self.summary.setText("  ".join(parts))
+
+        def line(name: str, mm: dict[str, Any]) -> str:
+            parts = [name + ":"]
+            for key, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
+                if isinstance(mm.get(key), (int, float)):
+                    parts.append(f"{label} {format_score(mm[key], mm.get(key + '_ci'))}")
+            return "  ".join(parts)
+        text = line(title, m)
+        if baseline:
+            text += "<br><span style='font-weight:normal'>" + line("Classical baseline (TF-IDF + logistic regression)",
+                                                                    baseline) + "</span>"
+        self.summary.setText(text)
+        self.summary.setToolTip("In brackets: 95 % bootstrap intervals over the split's texts.")
         rows = m.get("per_class") or []
         self.per_class.setSortingEnabled(False)
         self.per_class.setRowCount(len(rows))

@@ -25,7 +25,7 @@ from ntmm_engine.core.events import Evaluation, Event, JobFinished, LogMessage, 
 
 from .. import errors
 from .charts import BarChart
-from .metrics_view import number_item, read_only_table, text_item
+from .metrics_view import number_item, read_only_table, score_item, text_item
 
 
 @dataclass
@@ -35,6 +35,7 @@ class ResultRow:
 
     name: str
     macro_f1: float | None = None
+    macro_f1_ci: list[float] | None = None
     agreement: float | None = None
     latency_ms_median: float | None = None
     latency_ms_p95: float | None = None
@@ -71,15 +72,19 @@ def _status_note(status: str, message: str, notes: list[str] = ()) -> str:
 
 
 def parity_row(p: api.VariantParity, name: str | None = None) -> ResultRow:
-    """An optimize variant (or the fp32 reference) as a table row."""
+    """An optimize variant (or the fp32 reference, or the classical baseline) as a table row."""
     flagged = p.flagged or p.status == "flagged"
-    return ResultRow(name=name or p.variant, macro_f1=p.macro_f1, agreement=p.agreement, size_mb=_mb(p.size_bytes),
-                     flagged=flagged, note="⚠ low agreement" if flagged else _status_note(p.status, p.message))
+    note = "⚠ low agreement" if flagged else _status_note(p.status, p.message)
+    if p.difference and not flagged:
+        note = "; ".join(x for x in (note, f"vs fp32: {api.format_difference(p.difference)}") if x)
+    return ResultRow(name=name or p.variant, macro_f1=p.macro_f1, macro_f1_ci=p.metrics.get("macro_f1_ci"),
+                     agreement=p.agreement, size_mb=_mb(p.size_bytes), flagged=flagged, note=note)
 
 
 def benchmark_row(b: api.VariantBenchmark, flagged: bool = False) -> ResultRow:
     """A benchmarked variant as a table row; ``flagged``: optimize flagged it."""
-    return ResultRow(name=b.variant, macro_f1=b.macro_f1, agreement=b.agreement, latency_ms_median=b.latency_ms_median,
+    return ResultRow(name=b.variant, macro_f1=b.macro_f1, macro_f1_ci=b.macro_f1_ci or None, agreement=b.agreement,
+                     latency_ms_median=b.latency_ms_median,
                      latency_ms_p95=b.latency_ms_p95, throughput_per_s=b.throughput_per_s, size_mb=_mb(b.size_bytes),
                      speedup_vs_teacher=b.speedup_vs_teacher, compression_vs_teacher=b.compression_vs_teacher,
                      flagged=flagged, note="⚠ low agreement" if flagged else _status_note(b.status, b.message, b.notes))
@@ -181,8 +186,10 @@ class ResultsView(QWidget):
         charts = QWidget()
         ch = QHBoxLayout(charts)
         ch.setContentsMargins(0, 0, 0, 0)
+        self.f1_chart = BarChart("Test macro-F1 (bars: 95 % interval)", "macro-F1 (higher is better)")
         self.latency_chart = BarChart("Latency, batch 1", "ms (lower is better)")
         self.size_chart = BarChart("Size on disk", "MB (lower is better)")
+        ch.addWidget(self.f1_chart)
         ch.addWidget(self.latency_chart)
         ch.addWidget(self.size_chart)
         split.addWidget(charts)
@@ -212,7 +219,8 @@ class ResultsView(QWidget):
         for i, r in enumerate(rows):
             t.setItem(i, 0, text_item(r.name))
             for j, (_h, attr, spec) in enumerate(COLUMNS, start=1):
-                t.setItem(i, j, number_item(getattr(r, attr), spec))
+                item = (score_item(r.macro_f1, r.macro_f1_ci) if attr == "macro_f1" else number_item(getattr(r, attr), spec))
+                t.setItem(i, j, item)
             note_item = text_item(r.note)
             note_item.setToolTip(r.note)
             t.setItem(i, len(COLUMNS) + 1, note_item)
@@ -236,6 +244,11 @@ class ResultsView(QWidget):
         lat_series = {k: v for k, v in (("p50", p50), ("p95", p95)) if any(x is not None for x in v)}
         self.latency_chart.set_data(lat_names if lat_series else [], lat_series, highlight=lat_flags)
         self.latency_chart.setVisible(bool(lat_series))
+        f1 = [r.macro_f1 for r in rows]
+        has_f1 = any(x is not None for x in f1)
+        self.f1_chart.set_data(names if has_f1 else [], {"macro-F1": f1} if has_f1 else {}, highlight=flagged,
+                               intervals={"macro-F1": [r.macro_f1_ci for r in rows]} if has_f1 else None)
+        self.f1_chart.setVisible(has_f1)
         has_size = any(x is not None for x in size)
         self.size_chart.set_data(names if has_size else [], {"size": size} if has_size else {}, highlight=flagged)
         self.size_chart.setVisible(has_size)
@@ -253,7 +266,8 @@ class ResultsView(QWidget):
         lines = ["| Variant | " + " | ".join(h for h, _a, _s in cols) + " | Notes |",
                  "|---|" + "---:|" * len(cols) + "---|"]
         for r in self.rows:
-            cells = [number_item(getattr(r, attr), spec).text() for _h, attr, spec in cols]
+            cells = [(score_item(r.macro_f1, r.macro_f1_ci) if attr == "macro_f1" else number_item(getattr(r, attr), spec)).text()
+                     for _h, attr, spec in cols]
             lines.append(f"| {r.name} | " + " | ".join(cells) + f" | {r.note} |")
         return "\n".join(lines) + "\n"
 

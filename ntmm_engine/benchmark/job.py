@@ -206,8 +206,9 @@ class _Benchmark:
         row.update({k: v for k, v in out.items() if k not in ("label_names", "info")})
         order = label_order(out["label_names"], label_names, model=name)
         preds = logits[:, order].argmax(-1)
-        m = classification_metrics(labels, preds, label_names)
-        row.update(accuracy=m["accuracy"], macro_f1=m["macro_f1"], _preds=preds)
+        m = classification_metrics(labels, preds, label_names, intervals=True)
+        row.update(accuracy=m["accuracy"], macro_f1=m["macro_f1"], accuracy_ci=m["accuracy_ci"], macro_f1_ci=m["macro_f1_ci"],
+                   _preds=preds)
         ref = measured.get(REFERENCE)
         row["agreement"] = agreement(ref["_preds"], preds) if ref is not None and "_preds" in ref else (1.0 if name == REFERENCE else None)
         self._stale_check(name, out["info"], row)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.layout import RunLayout
 from ..core.results import Record
+from ..reports.intervals import format_score
 from .measure import TIMING_NOTE
 
 
@@ -52,6 +53,8 @@ class VariantBenchmark(Record):
     # quality on the test split
     accuracy: float | None = None
     macro_f1: float | None = None
+    accuracy_ci: list[float] = field(default_factory=list)  # 95 % bootstrap interval
+    macro_f1_ci: list[float] = field(default_factory=list)
     agreement: float | None = None  # with the fp32 student
     # ratios (filled once the teacher and the fp32 student are measured)
     speedup_vs_teacher: float | None = None
@@ -109,7 +112,7 @@ def markdown_report(result: BenchmarkResult) -> str:
             r.variant, r.kind, _fmt(r.size_bytes / 1e6 if r.size_bytes else None), _fmt(r.parameters / 1e6 if r.parameters else None),
             _fmt(r.latency_ms_median, ".3f"), _fmt(r.latency_ms_p95, ".3f"), _fmt(r.throughput_per_s, ".1f"),
             _fmt(r.speedup_vs_teacher, ".2f", "x"), _fmt(r.compression_vs_teacher, ".2f", "x"),
-            _fmt(r.speedup_vs_student, ".2f", "x"), _fmt(r.macro_f1, ".4f"), _fmt(r.agreement, ".4f"),
+            _fmt(r.speedup_vs_student, ".2f", "x"), format_score(r.macro_f1, r.macro_f1_ci), _fmt(r.agreement, ".4f"),
             _fmt(r.peak_rss_bytes / 1e6 if r.peak_rss_bytes else None, ".0f")]) + " |")
     notes = [f"- {r.variant}: {w}" for r in result.rows for w in r.notes]
     if notes:

@@ -46,22 +46,6 @@ def _install_sigint(cancel: CancelToken) -> None:
         pass
 
 
-def print_metrics(result: Any) -> None:
-    metrics = getattr(result, "metrics", {}) or {}
-    for split, m in metrics.items():
-        if not isinstance(m, dict):
-            continue
-        print(f"{split:>11}: accuracy {m.get('accuracy', float('nan')):.4f}  macro-F1 {m.get('macro_f1', float('nan')):.4f}")
-
-
-def _print_train_result(result) -> None:
-    if result.status == "cancelled":
-        print(f"Cancelled at step {result.steps_done}/{result.total_steps}. Resume with --resume (checkpoint {result.checkpoint}).")
-        return
-    print(f"Done in {result.wall_seconds:.0f} s ({result.stop_reason}); model in {result.model_dir}")
-    print_metrics(result)
-
-
 # --------------------------------------------------------------- commands
 def cmd_init(args) -> int:
     path = api.write_starter(args.path, demo=args.demo, force=args.force)
@@ -73,7 +57,18 @@ def cmd_data(args) -> int:
     cfg = _load(args)
     cfg.require_data()
     report = api.analyse_data(cfg.data, cfg.seed, cfg.base_dir, cfg.teacher.base_model).report  # what the Data step shows
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
+    classical = api.classical_preview(cfg)
+    teacher = api.teacher_plan(cfg, measure=not args.no_estimate)
+    distill = api.plan_training(cfg.distill, teacher.examples)
+    if args.json:
+        print(json.dumps({"report": report.to_dict(), "classical": classical.to_dict(), "teacher_plan": teacher.to_dict(),
+                          "distill_plan": distill.to_dict()}, indent=2))
+        return 0
+    print(report.to_text())
+    print(f"Teacher: {teacher.summary()} ({teacher.rule})")
+    print(f"Student: {distill.summary()}")
+    print(classical.summary_text())
+    print("A transformer is worth its cost only where it beats this baseline clearly.")
     return 0
 
 
@@ -87,7 +82,7 @@ def _run_job(args, job, cfg: ProjectConfig | None = None, **kwargs: Any):
 
 def cmd_teacher(args) -> int:
     result = _run_job(args, api.run_teacher, resume=args.resume)
-    _print_train_result(result)
+    print(result.summary_text())
     return 130 if result.status == "cancelled" else 0
 
 
@@ -95,6 +90,8 @@ def cmd_distill(args) -> int:
     cfg = _load(args)
     if args.teacher:
         cfg.distill.teacher = args.teacher
+    if args.seeds is not None:
+        cfg.set_value("distill.seeds", str(args.seeds))
     result = _run_job(args, api.run_distill, cfg, resume=args.resume)
     if result.status == "cancelled":
         print("Cancelled. Resume with --resume.")
@@ -125,6 +122,9 @@ def cmd_pipeline(args) -> int:
         return 0
     result = _run_job(args, lambda c, on_event, cancel: api.Pipeline(c, on_event, cancel).run(force=args.force), cfg)
     print(result.summary_text())
+    final = api.RunState(cfg).summary_text()
+    if final:
+        print("\n" + final)
     return 130 if result.status == "cancelled" else 0
 
 
@@ -140,7 +140,7 @@ def cmd_predict(args) -> int:
 
 COMMANDS: dict[str, tuple[Callable, str]] = {
     "init": (cmd_init, "write a starter project config"),
-    "data": (cmd_data, "check the data and print the data report"),
+    "data": (cmd_data, "check the data: report, training plan and time, classical baseline scores"),
     "teacher": (cmd_teacher, "fine-tune the teacher"),
     "distill": (cmd_distill, "distil the teacher into a small student"),
     "optimize": (cmd_optimize, "build INT8 and ONNX variants of the student and check parity"),
@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
         if name == "distill":
             sp.add_argument("--teacher", help="teacher model folder (default: the project's teacher)")
+            sp.add_argument("--seeds", type=int, metavar="N",
+                            help="train the student and the baseline with N seeds and report mean ± sd (distill.seeds)")
         if name == "pipeline":
             sp.add_argument("--force", metavar="STAGE", help="redo this stage (teacher, distill, optimize, benchmark) and all after it")
             sp.add_argument("--dry-run", action="store_true", help="only show what would run, resume or be skipped")
@@ -188,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--steps", type=int, default=100, help="optimizer steps at most (default 100)")
         if name == "data":
             sp.add_argument("--json", action="store_true", help="print the report as JSON")
+            sp.add_argument("--no-estimate", action="store_true",
+                            help="skip timing a few teacher steps (the training-time estimate)")
     return p
 
 

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import json
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from .layout import OPTIMIZE_VARIANTS
 from .runfolder import atomic_write_text, check_run_dir
 
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
+AUTO = "auto"  # a setting NTMM decides from the data (epochs, gradient accumulation)
 
 
 def opt(default: Any, help: str, *, min: float | None = None, max: float | None = None,
@@ -69,10 +71,14 @@ class DataConfig:
 class RecipeConfig:
     """The training recipe shared by teacher fine-tuning and distillation."""
 
-    epochs: float = opt(4.0, "Number of passes over the training data.", min=0.0, min_exclusive=True, max=1000, group="Schedule")
+    epochs: float | str = opt(AUTO, "Training length: auto (optimizer steps sized for the data: at least 600 for small datasets, "
+                                    "see the README) or a number of passes over the training data.",
+                              min=0.0, min_exclusive=True, max=1000, group="Schedule")
     learning_rate: float = opt(2e-4, "Peak learning rate of AdamW.", min=0.0, min_exclusive=True, max=1.0, group="Optimization")
     batch_size: int = opt(16, "Examples per device per forward pass.", min=1, max=4096, group="Optimization")
-    gradient_accumulation_steps: int = opt(4, "Forward passes summed per optimizer step (effective batch = batch_size x this x devices).", min=1, max=1024, group="Optimization")
+    gradient_accumulation_steps: int | str = opt(AUTO, "Forward passes summed per optimizer step (effective batch = batch_size x this x "
+                                                       "devices); auto = 1 up to 50,000 training texts, then 2, above 200,000 4.",
+                                                 min=1, max=1024, group="Optimization")
     eval_batch_size: int = opt(64, "Examples per forward pass during evaluation.", min=1, max=4096, group="Optimization", advanced=True, result=False)
     weight_decay: float = opt(0.01, "AdamW decoupled weight decay.", min=0.0, max=1.0, group="Regularization")
     adam_beta1: float = opt(0.9, "AdamW beta1.", min=0.0, max=1.0, max_exclusive=True, group="Optimization", advanced=True)
@@ -85,7 +91,9 @@ class RecipeConfig:
     precision: str = opt("auto", "Mixed precision: auto = bf16 on GPUs that support it, else fp16 on CUDA, fp32 on CPU.", choices=("auto", "fp32", "fp16", "bf16"), group="Precision & device")
     device: str = opt("auto", "Where to train: auto = CUDA, then MPS, then CPU.", choices=("auto", "cuda", "mps", "cpu"), group="Precision & device")
     early_stopping_patience: int = opt(3, "Evaluations without improvement before stopping (0 disables early stopping).", min=0, max=1000, group="Early stopping")
-    early_stopping_metric: str = opt("loss", "Validation metric watched for early stopping and best-checkpoint choice.", choices=("loss", "macro_f1", "accuracy"), group="Early stopping")
+    early_stopping_metric: str = opt("macro_f1", "Validation metric watched for early stopping and best-checkpoint choice.", choices=("macro_f1", "accuracy", "loss"), group="Early stopping")
+    evaluations: int = opt(10, "Evaluations on the validation split per run, evenly spaced in steps, each with a checkpoint; "
+                               "early stopping counts them.", min=1, max=10000, group="Early stopping", advanced=True)
     early_stopping_threshold: float = opt(0.0, "Smallest change that counts as an improvement.", min=0.0, max=1.0, group="Early stopping", advanced=True)
     logging_steps: int = opt(5, "Optimizer steps between training-log events.", min=1, max=100000, group="Schedule", advanced=True, result=False)
     save_total_limit: int = opt(2, "Checkpoints kept on disk (the best one is always kept).", min=1, max=100, group="Schedule", advanced=True, result=False)
@@ -114,6 +122,9 @@ class DistillConfig(RecipeConfig):
     mse_weight: float = opt(0.05, "Weight of the logit MSE loss (0 disables).", min=0.0, max=100.0, group="Distillation")
     cache_teacher: bool = opt(True, "Compute teacher outputs once and reuse them (much faster).", group="Distillation", result=False)
     baseline: bool = opt(True, "Also train the identical student on hard labels only, to show what distillation buys.", group="Distillation")
+    seeds: int = opt(1, "Train the student (and the baseline) this many times, with seeds seed, seed+1, ...: tables then show "
+                        "mean ± sd, because one seed on a small test split moves by several points. The first seed's models are kept.",
+                     min=1, max=20, group="Distillation")
     trust_remote_code: bool = opt(False, "Allow a hub student checkpoint to run its own Python code.", group="Model", advanced=True, result=False)
 
 
@@ -334,6 +345,15 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 def _coerce(name: str, value: Any, tp: Any) -> Any:
     origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):  # a number or "auto" (epochs, gradient_accumulation_steps)
+        if isinstance(value, str) and value.strip().lower() == AUTO:
+            return AUTO
+        number = next(a for a in typing.get_args(tp) if a is not str)
+        try:
+            return _coerce(name, value, number)
+        except ConfigError:
+            kind = "a whole number" if number is int else "a number"
+            raise ConfigError(name, f"must be {kind} or auto, got {value!r}") from None
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if value is None:
@@ -369,6 +389,8 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
 
 def _check_value(name: str, value: Any, f: dataclasses.Field) -> None:
     m = f.metadata
+    if value == AUTO and (m.get("min") is not None or m.get("max") is not None):
+        return  # a number-or-auto field set to auto: there is no range to check
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(name, f"must be a finite number, got {value}")
     lo, hi = m.get("min"), m.get("max")

@@ -18,8 +18,11 @@ from typing import Any
 from .config import ProjectConfig
 from .layout import STAGES
 
-# Config sections each stage depends on (besides data and seed).
-STAGE_SECTIONS = {"teacher": ("teacher",), "distill": ("distill",), "optimize": ("optimize",), "benchmark": ("benchmark",)}
+# Config sections each stage depends on (besides data and seed), and the stage whose results it builds on
+# (None: only the data). The classical baseline and the teacher both start from the data alone.
+STAGE_SECTIONS = {"classical": (), "teacher": ("teacher",), "distill": ("distill",), "optimize": ("optimize",),
+                  "benchmark": ("benchmark",)}
+UPSTREAM = {"classical": None, "teacher": None, "distill": "teacher", "optimize": "distill", "benchmark": "optimize"}
 
 
 def result_settings(section: Any) -> dict[str, Any]:
@@ -57,10 +60,10 @@ def data_identity(config: ProjectConfig) -> dict[str, Any]:
 
 def stage_fingerprints(config: ProjectConfig) -> dict[str, str]:
     fps: dict[str, str] = {}
-    upstream = json.dumps(data_identity(config), sort_keys=True, default=str)
+    data = json.dumps(data_identity(config), sort_keys=True, default=str)
     for stage in STAGES:
         parts = {s: result_settings(getattr(config, s)) for s in STAGE_SECTIONS[stage]}
-        blob = upstream + json.dumps(parts, sort_keys=True, default=str)
+        upstream = fps[UPSTREAM[stage]] if UPSTREAM[stage] else data
+        blob = upstream + json.dumps(parts, sort_keys=True, default=str) + stage
         fps[stage] = hashlib.sha256(blob.encode()).hexdigest()[:16]
-        upstream = fps[stage]
     return fps

@@ -6,6 +6,7 @@ spelled in one place::
 
     <run_dir>/
       manifest.json  config.yaml
+      classical/  model/ (TF-IDF + logistic regression) result.json
       teacher/    model/ checkpoints/ history.jsonl result.json
       distill/    student/ baseline/ checkpoints/ baseline_checkpoints/ cache/ history.jsonl result.json
       optimize/   student_torch_int8/ student_onnx/ student_onnx_int8/ parity.json history.jsonl result.json
@@ -21,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-STAGES = ("teacher", "distill", "optimize", "benchmark")
+STAGES = ("classical", "teacher", "distill", "optimize", "benchmark")
 RESUMABLE = ("teacher", "distill")  # training stages that keep Trainer checkpoints
 OPTIMIZE_VARIANTS = ("torch_int8", "onnx", "onnx_int8")  # what optimize.variants may list, in build order
 
@@ -33,11 +34,12 @@ class Variant:
     name: str     # as the benchmark, the Predict step and the model cards call it
     stage: str    # the stage that writes it
     folder: str   # relative to the run folder
-    role: str     # teacher | student | baseline | variant (an optimized student)
-    backend: str  # pytorch | torch_int8 | onnx
+    role: str     # classical | teacher | student | baseline | variant (an optimized student)
+    backend: str  # classical | pytorch | torch_int8 | onnx
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("classical_tfidf", "classical", "classical/model", "classical", "classical"),
     Variant("teacher_fp32", "teacher", "teacher/model", "teacher", "pytorch"),
     Variant("student_fp32", "distill", "distill/student", "student", "pytorch"),
     Variant("baseline_fp32", "distill", "distill/baseline", "baseline", "pytorch"),
@@ -45,14 +47,16 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("student_onnx", "optimize", "optimize/student_onnx", "variant", "onnx"),
     Variant("student_onnx_int8", "optimize", "optimize/student_onnx_int8", "variant", "onnx"),
 )}
+CLASSICAL = "classical_tfidf"
 TEACHER = "teacher_fp32"
 REFERENCE = "student_fp32"  # what optimize and benchmark compare every variant with
 # optimize.variants names -> variant names
 OPTIMIZED = {short: f"student_{short}" for short in OPTIMIZE_VARIANTS}
 # Short names accepted in benchmark.variants (and by the CLI)
-ALIASES = {"teacher": TEACHER, "student": REFERENCE, "baseline": "baseline_fp32", **OPTIMIZED}
+ALIASES = {"classical": CLASSICAL, "teacher": TEACHER, "student": REFERENCE, "baseline": "baseline_fp32", **OPTIMIZED}
 # The Predict step's default: the fastest variant that optimize did not flag
-PREFERRED = ("student_onnx_int8", "student_onnx", "student_torch_int8", "student_fp32", "teacher_fp32", "baseline_fp32")
+PREFERRED = ("student_onnx_int8", "student_onnx", "student_torch_int8", "student_fp32", "teacher_fp32", "baseline_fp32",
+             "classical_tfidf")
 
 
 def variant_name(name: str) -> str:
@@ -61,9 +65,10 @@ def variant_name(name: str) -> str:
 
 
 def is_model(path: str | Path) -> bool:
-    """True for an ``.onnx`` file or a folder holding ``config.json`` or an ``.onnx`` file."""
+    """True for an ``.onnx`` file or a folder holding ``config.json``, an ``.onnx`` file or a classical model."""
     p = Path(path)
-    return (p.is_file() and p.suffix == ".onnx") or (p.is_dir() and ((p / "config.json").is_file() or any(p.glob("*.onnx"))))
+    return (p.is_file() and p.suffix == ".onnx") or (p.is_dir() and any(
+        (p / name).is_file() for name in ("config.json", "classical.json")) or (p.is_dir() and any(p.glob("*.onnx"))))
 
 
 class RunLayout:

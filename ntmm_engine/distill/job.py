@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ..classical.job import classical_reference
 from ..core.config import ProjectConfig, RecipeConfig
 from ..core.errors import NTMMError
-from ..core.events import CancelToken, Evaluation, EventCallback, Progress
+from ..core.events import CancelToken, Evaluation, EventCallback, LogMessage, Progress, TrainLog
 from ..core.jobframe import JobContext, finish_stage, is_main_process, job_frame
 from ..core.layout import RunLayout
 from ..core.models import count_parameters, load_classifier, load_tokenizer, model_identity, resolve_model_source
@@ -31,8 +34,11 @@ from ..core.results import Record
 from ..core.runfolder import atomic_write_json, read_json
 from ..data.augment import augment_split
 from ..data.prepare import prepare_data, tokenize
+from ..reports.compare import BaselineCheck, baseline_check
+from ..reports.intervals import format_difference, format_score, paired_difference
 from ..reports.metrics import agreement, classification_metrics, per_class_agreement
 from ..reports.model_card import render_model_card
+from ..train.plan import TrainingPlan, plan_training, world_size
 from ..train.recipe import (
     TrainResult,
     choose_device,
@@ -80,6 +86,27 @@ def teacher_source(config: ProjectConfig) -> str:
 
 # ------------------------------------------------------------------ result
 @dataclass
+class SeedRuns(Record):
+    """Student and baseline trained with several seeds: test macro-F1 and accuracy of each."""
+
+    seeds: list[int] = field(default_factory=list)
+    student: dict[str, list[float]] = field(default_factory=dict)   # "macro_f1"/"accuracy" -> one value per seed
+    baseline: dict[str, list[float]] = field(default_factory=dict)
+
+    @staticmethod
+    def mean_sd(values: list[float]) -> tuple[float, float]:
+        a = np.asarray(values, dtype=float)
+        return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+    def text(self, role: str, metric: str = "macro_f1") -> str:
+        values = getattr(self, role).get(metric) or []
+        if not values:
+            return "-"
+        m, sd = self.mean_sd(values)
+        return f"{m:.3f} ± {sd:.3f} ({len(values)} seeds)"
+
+
+@dataclass
 class DistillResult(Record):
     """What ``run_distill`` returns (and writes as ``result.json``)."""
 
@@ -97,6 +124,10 @@ class DistillResult(Record):
     construction: dict[str, Any] = field(default_factory=dict)
     loss: dict[str, float] = field(default_factory=dict)  # temperature, alpha, weights
     teacher_cache: dict[str, Any] = field(default_factory=dict)  # enabled, path, hit, seconds
+    classical_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # the classical baseline per split
+    checks: dict[str, BaselineCheck] = field(default_factory=dict)  # "teacher"/"student" against the classical baseline
+    differences: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. "student - baseline": paired, test split
+    seeds: SeedRuns | None = None  # with distill.seeds > 1: every seed's test scores
     checkpoint: str | None = None
     stop_reason: str = ""
     wall_seconds: float = 0.0
@@ -117,16 +148,17 @@ class DistillResult(Record):
         return d
 
     def summary_text(self) -> str:
-        cols = ["teacher", "student"] + (["baseline"] if self.baseline else [])
-        models = {"student": self.student, "baseline": self.baseline}
+        cols = ["classical", "teacher", "student"] + (["baseline"] if self.baseline else [])
+        parts = {"classical": self.classical_metrics, "teacher": self.teacher_metrics,
+                 "student": self.student.metrics if self.student else {},
+                 "baseline": self.baseline.metrics if self.baseline else {}}
 
         def metric(col: str, split: str, key: str) -> str:
-            m = self.teacher_metrics.get(split, {}) if col == "teacher" else (models[col].metrics.get(split, {}) if models[col] else {})
-            v = m.get(key)
-            return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+            m = parts[col].get(split, {})
+            return format_score(m.get(key), m.get(f"{key}_ci")) if isinstance(m.get(key), (int, float)) else "-"
 
         def params(col: str) -> str:
-            n = self.parameters.get("teacher" if col == "teacher" else "student")
+            n = None if col == "classical" else self.parameters.get("teacher" if col == "teacher" else "student")
             return f"{n / 1e6:.2f}M" if n else "-"
 
         rows = [("parameters", [params(c) for c in cols])]
@@ -136,16 +168,26 @@ class DistillResult(Record):
             rows.append((f"{short} macro-F1", [metric(c, split, "macro_f1") for c in cols]))
         for split in EVAL_SPLITS:
             short = "val" if split == "validation" else split
-            rows.append((f"agreement ({short})", ["-"] + [f"{self.agreement.get(c, {}).get(split, float('nan')):.4f}"
-                                                          if c in self.agreement else "-" for c in cols[1:]]))
+            rows.append((f"agreement ({short})", ["-", "-"] + [f"{self.agreement[c][split]:.4f}" if c in self.agreement else "-"
+                                                              for c in cols[2:]]))
         spe = self.seconds_per_epoch
-        rows.append(("seconds/epoch", ["-"] + [f"{spe[k]:.1f}" if spe.get(k) is not None else "-"
-                                               for k in ["distill", "baseline"][:len(cols) - 1]]))
+        rows.append(("seconds/epoch", ["-", "-"] + [f"{spe[k]:.1f}" if spe.get(k) is not None else "-"
+                                                    for k in ["distill", "baseline"][:len(cols) - 2]]))
         c = self.construction
         how = c.get("kind", "?") + (f", layers {c['layer_indices']} of {c.get('teacher_layers')}" if c.get("layer_indices") else "")
-        lines = [f"Distillation {self.status} ({how}; T={self.loss.get('temperature')}, alpha={self.loss.get('alpha')})",
-                 "".ljust(20) + "".join(col.rjust(11) for col in cols)]
-        lines += [name.ljust(20) + "".join(v.rjust(11) for v in vals) for name, vals in rows]
+        width = 26
+        lines = [f"Distillation {self.status} ({how}; T={self.loss.get('temperature')}, alpha={self.loss.get('alpha')}); "
+                 "scores with 95% bootstrap intervals",
+                 "".ljust(20) + "".join(col.rjust(width) for col in cols)]
+        lines += [name.ljust(20) + "".join(v.rjust(width) for v in vals) for name, vals in rows]
+        for name, d in self.differences.items():
+            lines.append(f"{name} (test macro-F1, paired): {format_difference(d)}")
+        if self.seeds is not None:
+            lines.append(f"Over {len(self.seeds.seeds)} seeds, test macro-F1: student {self.seeds.text('student')}"
+                         + (f", baseline {self.seeds.text('baseline')}" if self.seeds.baseline else ""))
+        for check in self.checks.values():
+            if check.warning:
+                lines.append("Warning: " + check.warning)
         if self.student and self.student.model_dir:
             lines.append(f"Student:  {self.student.model_dir}")
         if self.baseline and self.baseline.model_dir:
@@ -247,10 +289,11 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     ctx.emit(Progress(ctx.job, phase="preparing data", done=1, total=3))
     prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=t_tokenizer,
                             on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
+    _check_teacher_labels(teacher, t_source, prepared.label_names)
+    classical = classical_reference(ctx, prepared)  # on the texts as given, before augmentation
     if cfg.data.augment_copies > 0:  # augmented copies join the train split (and the teacher cache)
         prepared = augment_split(prepared, cfg.data, cfg.seed)
     ctx.log(prepared.report.to_text())
-    _check_teacher_labels(teacher, t_source, prepared.label_names)
     ctx.cancel.raise_if_cancelled()
     ctx.emit(Progress(ctx.job, phase="building student", done=2, total=3))
     transformers.set_seed(cfg.seed)  # new heads/fresh students are reproducible (the baseline reuses this init)
@@ -259,6 +302,9 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     construction = {**student.describe(), "teacher": t_source}
     ctx.log(f"Student: {_describe(construction)}")
     baseline_init = copy.deepcopy(student.model) if d.baseline else None
+    # untouched copies for further seeds (distill.seeds > 1): each seed starts from the same construction
+    student_init = copy.deepcopy(student.model) if d.seeds > 1 else None
+    baseline_init_first = copy.deepcopy(student.model) if d.seeds > 1 and d.baseline else None
     ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
 
     tokenized = tokenize(prepared, student.tokenizer, cfg.data.max_length).remove_columns("text")
@@ -279,13 +325,15 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     student_params = count_parameters(student.model)
     labels = {s: list(prepared.splits[s]["label"]) for s in EVAL_SPLITS}
     teacher_preds = {s: outputs.predictions(s) for s in EVAL_SPLITS}
-    teacher_metrics = {s: classification_metrics(labels[s], teacher_preds[s], prepared.label_names) for s in EVAL_SPLITS}
+    teacher_metrics = {s: classification_metrics(labels[s], teacher_preds[s], prepared.label_names, intervals=True) for s in EVAL_SPLITS}
 
     result = DistillResult(status="completed", run_dir=str(ctx.run.root), teacher_dir=t_source, construction=construction,
                            teacher_metrics=teacher_metrics, parameters={"teacher": teacher_params, "student": student_params},
                            loss={"temperature": d.temperature, "alpha": d.alpha, "cosine_weight": d.cosine_weight,
                                  "mse_weight": d.mse_weight, "label_smoothing": d.label_smoothing},
-                           teacher_cache=cache_info)
+                           teacher_cache=cache_info, classical_metrics=dict(classical.metrics))
+    plan = plan_training(d, len(tokenized["train"]), devices=world_size())
+    ctx.log(f"Training plan (student and baseline): {plan.summary()} ({plan.rule})")
     # Teacher outputs are ready: only now are the previous student's checkpoints and history replaced,
     # so a run that fails before this point leaves a finished distillation as it was.
     ctx.cancel.raise_if_cancelled()
@@ -298,7 +346,10 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
             "layer_indices": construction.get("layer_indices"), "max_length": cfg.data.max_length,
             "label_names": prepared.label_names, "text_column": prepared.report.text_column, "data_fingerprint": prepared.report.fingerprint}
     common = dict(device=device, precision=precision, tokenizer=student.tokenizer, tokenized=tokenized,
-                  label_names=prepared.label_names)
+                  label_names=prepared.label_names, plan=plan)
+
+    loss_args = dict(temperature=d.temperature, alpha=d.alpha, cosine_weight=d.cosine_weight, mse_weight=d.mse_weight,
+                     label_smoothing=d.label_smoothing, student_hidden=hidden_size(student.model), teacher_hidden=teacher_hidden)
 
     # 1. the student, distilled
     if student_done:
@@ -306,14 +357,13 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
         s_result, s_preds = TrainResult.from_dict(phase["result"]), phase["predictions"]
         ctx.log(f"Student already trained ({s_result.model_dir}); continuing with the baseline")
     else:
-        loss_fn = DistillLoss(temperature=d.temperature, alpha=d.alpha, cosine_weight=d.cosine_weight,
-                              mse_weight=d.mse_weight, label_smoothing=d.label_smoothing,
-                              student_hidden=hidden_size(student.model), teacher_hidden=teacher_hidden)
+        loss_fn = DistillLoss(**loss_args)
         if loss_fn.projection is not None:
             student.model.add_module(LOSS_ATTR, loss_fn.to(next(student.model.parameters()).device))
         s_result, s_preds = _train(ctx, "distill", student.model, ckpt_dir, student_resume, lay.student_model,
                                    loss_fn=loss_fn, batch_teacher=batch_teacher,
-                                   extra={"role": "student", **card, "distill": result.loss}, **common)
+                                   extra={"role": "student", **card, "distill": result.loss,
+                                          "classical_metrics": result.classical_metrics}, **common)
         if s_result.status == "cancelled":
             return _cancelled(ctx, result, s_result, "student")
         if is_main_process():
@@ -325,11 +375,31 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     if baseline_init is not None:
         b_resume = last_checkpoint(base_ckpt_dir) if resume else None
         b_result, b_preds = _train(ctx, "baseline", baseline_init, base_ckpt_dir, b_resume, lay.baseline_model,
-                                   extra={"role": "baseline", **card}, **common)
+                                   extra={"role": "baseline", **card, "classical_metrics": result.classical_metrics},
+                                   **common)
         if b_result.status == "cancelled":
             return _cancelled(ctx, result, b_result, "baseline")
         result.baseline = b_result
         _compare(result, "baseline", b_preds, teacher_preds, b_result.metrics, teacher_metrics, prepared.label_names)
+
+    # 3. how sure: against the classical baseline and the no-distillation baseline, paired on the test split
+    n_classes, test_labels = len(prepared.label_names), labels["test"]
+    for name, preds in (("teacher", teacher_preds["test"]), ("student", s_preds["test"])):
+        result.checks[name] = baseline_check(name, test_labels, preds, classical.predictions["test"], n_classes)
+        if result.checks[name].warning:
+            ctx.log(result.checks[name].warning, level="warning")
+    result.differences["student - teacher"] = paired_difference(test_labels, s_preds["test"], teacher_preds["test"], n_classes)
+    if result.baseline is not None:
+        result.differences["student - baseline"] = paired_difference(test_labels, s_preds["test"], b_preds["test"], n_classes)
+
+    # 4. more seeds: the same student and baseline trained again, only their scores kept
+    if d.seeds > 1:
+        seeds = _more_seeds(ctx, result, student_init, baseline_init_first, loss_args, batch_teacher, common,
+                            resume=resume)
+        if seeds is None:
+            return _cancelled(ctx, result, TrainResult(job="distill", status="cancelled", run_dir=str(ctx.run.root),
+                                                       stop_reason="cancelled by the user"), "seeds")
+        result.seeds = seeds
 
     result.seconds_per_epoch = {"distill": s_result.extra.get("seconds_per_epoch"),
                                 "baseline": result.baseline.extra.get("seconds_per_epoch") if result.baseline else None}
@@ -371,22 +441,22 @@ def _teacher_outputs(ctx: JobContext, teacher, tokenizer, t_tokenized, prepared,
     return outputs, {"enabled": True, "path": str(path), "key": key, "hit": False, "seconds": seconds}
 
 
-def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | None, out_dir: Path, *,
+def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | None, out_dir: Path | None, *,
            tokenizer, tokenized, label_names: list[str], device: str, precision: str, extra: dict[str, Any],
-           loss_fn=None, batch_teacher=None) -> tuple[TrainResult, dict[str, list[int]]]:
-    """Train one student (distilled when ``loss_fn`` is given), evaluate it and save it."""
-    import numpy as np
+           plan: TrainingPlan, loss_fn=None, batch_teacher=None, seed: int | None = None,
+           emit=None) -> tuple[TrainResult, dict[str, list[int]]]:
+    """Train one student (distilled when ``loss_fn`` is given), evaluate it and save it (unless ``out_dir`` is None)."""
     from transformers import DataCollatorWithPadding
 
     from ..train.callbacks import EventCallback as TrainerEvents  # imports transformers: only when training
 
     cfg, d = ctx.config, ctx.config.distill
-    args = training_arguments(d, ckpt_dir, seed=cfg.seed, device=device, precision=precision,
-                              group_by_length=cfg.data.group_by_length,
+    emit = emit or ctx.emit
+    args = training_arguments(d, ckpt_dir, plan=plan, seed=cfg.seed if seed is None else seed, device=device,
+                              precision=precision, group_by_length=cfg.data.group_by_length,
                               remove_unused_columns=False)  # keep "idx"; compute_loss pops it
-    events = TrainerEvents(job, ctx.emit, ctx.cancel, device=device, precision=precision, run_dir=str(ctx.run.root),
-                           resumed_from=resume_from,
-                           samples_per_step=d.batch_size * d.gradient_accumulation_steps * max(args.world_size, 1))
+    events = TrainerEvents(job, emit, ctx.cancel, device=device, precision=precision, run_dir=str(ctx.run.root),
+                           resumed_from=resume_from, samples_per_step=plan.effective_batch)
     trainer = quiet_trainer(distill_trainer_class()(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
         data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
@@ -403,9 +473,8 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
                          total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
                          stop_reason=stop_reason(state, events.cancelled, d), train_seconds=train_seconds,
                          train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
-                         parameters=count_parameters(model))
-    steps_per_epoch = state.max_steps / max(args.num_train_epochs, 1e-9)
-    epochs_run = (state.global_step - start_step) / steps_per_epoch if steps_per_epoch else 0.0
+                         parameters=count_parameters(model), plan=plan)
+    epochs_run = (state.global_step - start_step) / plan.steps_per_epoch
     result.extra["seconds_per_epoch"] = events.train_seconds / epochs_run if epochs_run > 0 else None
     if events.cancelled:
         result.checkpoint = last_checkpoint(ckpt_dir)
@@ -415,17 +484,81 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
     result.best_step = _best_step(state)
     preds: dict[str, list[int]] = {}
     for split in EVAL_SPLITS:
-        ctx.emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
+        emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
         m, logits = split_metrics(trainer, tokenized[split], label_names)
         result.metrics[split] = m
         preds[split] = np.argmax(logits, axis=-1).tolist()
-        ctx.emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+        emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+    if out_dir is None:
+        return result, preds
     if is_main_process():
         save_model_atomically(model, tokenizer, out_dir, extra_files={"ntmm.json": {
-            **extra, "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}}},
+            **{k: v for k, v in extra.items() if k != "classical_metrics"},
+            "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}}},
             card=_model_card(ctx, job, result, extra, label_names, out_dir))
     result.model_dir = str(out_dir)
     return result, preds
+
+
+def _more_seeds(ctx: JobContext, result: DistillResult, student_init, baseline_init, loss_args: dict[str, Any],
+                batch_teacher, common: dict[str, Any], *, resume: bool) -> SeedRuns | None:
+    """Train the student (and the baseline) again with seeds seed+1, seed+2, ...; None when cancelled.
+
+    Only scores are kept. Each run has its own checkpoints under ``distill/seeds/``, and finished seeds are
+    recorded in ``seeds.json``, so a cancelled run resumes where it stopped. Their training curves are not
+    drawn: their steps are reported as progress of the distill job.
+    """
+    from .losses import DistillLoss  # imports torch: only when training
+
+    cfg, d, lay = ctx.config, ctx.config.distill, ctx.layout
+    folder = lay.stage_dir(STAGE) / "seeds"
+    record = folder / "seeds.json"
+    done: dict[str, Any] = read_json(record) if resume and record.is_file() else {}
+    runs = SeedRuns(seeds=[cfg.seed], student={k: [result.student.metrics["test"][k]] for k in ("macro_f1", "accuracy")},
+                    baseline={k: [result.baseline.metrics["test"][k]] for k in ("macro_f1", "accuracy")} if result.baseline else {})
+    for k in range(1, d.seeds):
+        seed = cfg.seed + k
+        for role, init in (("student", student_init), ("baseline", baseline_init)):
+            if init is None:
+                continue
+            key = f"{seed}-{role}"
+            if key not in done:
+                job = "distill" if role == "student" else "baseline"
+                ckpt = folder / f"seed-{seed}-{role}"
+                resume_from = last_checkpoint(ckpt) if resume else None
+                model = copy.deepcopy(init)
+                loss_fn = None
+                if role == "student":
+                    loss_fn = DistillLoss(**loss_args)
+                    if loss_fn.projection is not None:
+                        model.add_module(LOSS_ATTR, loss_fn.to(next(model.parameters()).device))
+                label = f"seed {k + 1} of {d.seeds}: {role}"
+                part, _ = _train(ctx, job, model, ckpt, resume_from, None, extra={}, loss_fn=loss_fn,
+                                 batch_teacher=batch_teacher if loss_fn else None, seed=seed,
+                                 emit=_as_progress(ctx, label), **common)
+                if part.status == "cancelled":
+                    return None
+                done[key] = {m: part.metrics["test"][m] for m in ("macro_f1", "accuracy")}
+                if is_main_process():
+                    atomic_write_json(record, done)
+                    shutil.rmtree(ckpt, ignore_errors=True)
+                ctx.log(f"{label}: test macro-F1 {done[key]['macro_f1']:.4f}")
+            target = runs.student if role == "student" else runs.baseline
+            for m in ("macro_f1", "accuracy"):
+                target[m].append(done[key][m])
+        runs.seeds.append(seed)
+    return runs
+
+
+def _as_progress(ctx: JobContext, label: str):
+    """An on_event for a further seed's training: its steps become progress of the distill job, nothing else."""
+    def emit(ev) -> None:
+        if isinstance(ev, TrainLog):
+            ctx.emit(Progress("distill", phase=label, done=ev.step, total=ev.max_steps, eta_seconds=ev.eta_seconds,
+                              message=f"loss {ev.loss:.4f}" if ev.loss is not None else ""))
+        elif isinstance(ev, LogMessage):
+            ctx.emit(ev)
+    return emit
 
 
 def _model_card(ctx: JobContext, job: str, result: TrainResult, extra: dict[str, Any], label_names: list[str],
@@ -438,7 +571,8 @@ def _model_card(ctx: JobContext, job: str, result: TrainResult, extra: dict[str,
     try:
         return render_model_card(role="student" if job == "distill" else "baseline", config=ctx.config, metrics=result.metrics,
                                  base_model=str(extra.get("teacher", "")), construction=how,
-                                 data_report={"label_names": label_names}, parameters=result.parameters, folder=out_dir)
+                                 data_report={"label_names": label_names}, parameters=result.parameters, folder=out_dir,
+                                 classical=extra.get("classical_metrics"))
     except Exception as exc:  # noqa: BLE001
         ctx.log(f"Could not write the model card: {type(exc).__name__}: {exc}", level="warning")
         return None
@@ -459,7 +593,7 @@ def _cancelled(ctx: JobContext, result: DistillResult, part: TrainResult, which:
     result.stop_reason = f"{which}: {part.stop_reason}"
     if which == "baseline":
         result.baseline = part
-    else:
+    elif which == "student":
         result.student = part
     result.wall_seconds = time.monotonic() - ctx.t0
     finish_stage(ctx, result)

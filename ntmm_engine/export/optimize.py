@@ -26,19 +26,21 @@ from typing import Any
 
 import numpy as np
 
+from ..classical.job import classical_reference
 from ..core.config import OPTIMIZE_VARIANTS, ProjectConfig
 from ..core.environment import environment_info
 from ..core.errors import Cancelled, DataError, ModelError, NTMMError
 from ..core.events import CancelToken, Evaluation, EventCallback, JobStarted, Progress, ProgressReporter
 from ..core.jobframe import JobContext, finish_stage, job_frame
-from ..core.layout import REFERENCE, RunLayout
+from ..core.layout import CLASSICAL, REFERENCE, RunLayout
 from ..core.models import model_identity
 from ..core.results import Record
 from ..core.runfolder import atomic_write_json, staging_dir
 from ..data.prepare import prepare_data
 from ..inference.predictors import is_generic_labels, label_order, load_predictor
 from ..inference.torch_int8 import TorchInt8Unavailable, quantize_dynamic_int8, state_dict_bytes
-from ..reports.metrics import classification_metrics
+from ..reports.intervals import format_difference, paired_difference
+from ..reports.metrics import agreement, classification_metrics
 from ..reports.model_card import write_variant_card
 from . import onnx as onnx_export  # called through the module, so tests can replace its functions
 from .parity import VariantParity, parity_report
@@ -69,6 +71,7 @@ class OptimizeResult(Record):
     agreement_threshold: float = 0.99
     test_examples: int = 0
     reference: VariantParity | None = None  # the fp32 student on the test split
+    classical: VariantParity | None = None  # the classical baseline on the same texts (agreement: with the fp32 student)
     variants: dict[str, VariantParity] = field(default_factory=dict)  # optimize.variants name -> parity
     flagged: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
@@ -83,12 +86,21 @@ class OptimizeResult(Record):
         if ref:
             lines.append(f"{'fp32':<12} {'reference':<12} {_mb(ref.size_bytes):>9} {_f(ref.accuracy):>9} "
                          f"{_f(ref.macro_f1):>9} {'1.0000':>10} {'0':>12}")
+        if self.classical:
+            c = self.classical
+            lines.append(f"{'classical':<12} {'baseline':<12} {'-':>9} {_f(c.accuracy):>9} {_f(c.macro_f1):>9} "
+                         f"{_f(c.agreement):>10} {'-':>12}")
         for name, v in self.variants.items():
             status = v.status + (" (!)" if v.flagged else "")
             lines.append(f"{name:<12} {status:<12} {_mb(v.size_bytes):>9} {_f(v.accuracy):>9} "
                          f"{_f(v.macro_f1):>9} {_f(v.agreement):>10} {_f(v.max_abs_logit_diff, 5):>12}")
             if v.status in ("unavailable", "failed") and v.message:
                 lines.append(f"{'':<12} {v.message}")
+        for name, v in self.variants.items():
+            if v.difference:
+                lines.append(f"{name} minus fp32, test macro-F1 (paired): {format_difference(v.difference)}")
+        if self.classical and self.classical.difference:
+            lines.append(f"classical minus fp32 student, test macro-F1 (paired): {format_difference(self.classical.difference)}")
         if self.flagged:
             lines.append(f"Flagged (agreement below {self.agreement_threshold:.2f}): {', '.join(self.flagged)}")
         lines.append(f"Done in {self.wall_seconds:.0f} s; details in {RunLayout(self.run_dir).parity_file}")
@@ -175,12 +187,20 @@ class _Optimizer:
                             "max_length": ref.max_length, "label_names": self.model_labels, "parameters": self.parameters}
         self.source = source
         self.ref_logits = self._logits(ref, "fp32 on the test texts")
-        m = classification_metrics(self.labels, self.ref_logits.argmax(-1), self.label_names)
+        m = classification_metrics(self.labels, self.ref_logits.argmax(-1), self.label_names, intervals=True)
         self.result.reference = VariantParity(variant=REFERENCE, path=str(source), kind="pytorch", accuracy=m["accuracy"],
                                               macro_f1=m["macro_f1"], metrics=m, size_bytes=ref.weights_bytes(),
                                               parameters=self.parameters, agreement=1.0, max_abs_logit_diff=0.0,
                                               mean_abs_logit_diff=0.0)
         ctx.emit(Evaluation(ctx.job, split="parity_fp32", metrics={"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}))
+        classical = classical_reference(ctx, prepared)
+        c_preds = np.asarray(classical.predictions["test"])
+        cm = classical.metrics["test"]
+        self.result.classical = VariantParity(variant=CLASSICAL, kind="classical", accuracy=cm["accuracy"],
+                                              macro_f1=cm["macro_f1"], metrics=cm, parameters=classical.parameters,
+                                              agreement=agreement(self.ref_logits.argmax(-1), c_preds),
+                                              difference=paired_difference(self.labels, c_preds, self.ref_logits.argmax(-1),
+                                                                           len(self.label_names)))
         self.ref_model, self.tokenizer = ref.model, ref.tokenizer
 
     def _logits(self, predictor, phase: str) -> np.ndarray:
@@ -233,7 +253,8 @@ class _Optimizer:
         """README.md model card with the parity metrics; a failure only logs."""
         try:
             write_variant_card(out, variant=variant, config=self.cfg, source=str(self.source), test_metrics=entry["metrics"],
-                               parameters=self.parameters)
+                               parameters=self.parameters,
+                               classical_test=self.result.classical.metrics if self.result.classical else None)
         except Exception as exc:  # noqa: BLE001
             self.ctx.log(f"{variant}: could not write the model card: {type(exc).__name__}: {exc}", level="warning")
 

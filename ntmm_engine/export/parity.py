@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core.errors import ModelError
 from ..core.results import Record
+from ..reports.intervals import paired_difference
 from ..reports.metrics import agreement, classification_metrics, per_class_agreement
 
 MAX_CHANGED_LISTED = 100
@@ -39,6 +40,7 @@ class VariantParity(Record):
     mean_abs_logit_diff: float | None = None
     changed_count: int = 0
     changed: list[dict[str, Any]] = field(default_factory=list)  # the examples whose label changed (first 100)
+    difference: dict[str, Any] = field(default_factory=dict)  # macro-F1 minus the fp32 model's, paired bootstrap
     flagged: bool = False
     build_seconds: float | None = None
 
@@ -51,7 +53,7 @@ def parity_report(ref_logits: np.ndarray, var_logits: np.ndarray, labels: Sequen
         raise ModelError(f"The variant returns logits of shape {var_logits.shape}, the fp32 model {ref_logits.shape}.")
     ref_pred, var_pred = ref_logits.argmax(-1), var_logits.argmax(-1)
     diff = np.abs(ref_logits - var_logits)
-    m = classification_metrics(labels, var_pred, label_names)
+    m = classification_metrics(labels, var_pred, label_names, intervals=True)
     agree = agreement(ref_pred, var_pred)
     changed_idx = np.flatnonzero(ref_pred != var_pred)
     changed = [{"index": int(i), "text": _snippet(texts[i]), "fp32_label": label_names[int(ref_pred[i])],
@@ -61,7 +63,8 @@ def parity_report(ref_logits: np.ndarray, var_logits: np.ndarray, labels: Sequen
             "agreement": agree, "per_class_agreement": per_class_agreement(ref_pred, var_pred, label_names),
             "max_abs_logit_diff": float(diff.max()) if diff.size else 0.0,
             "mean_abs_logit_diff": float(diff.mean()) if diff.size else 0.0,
-            "changed_count": int(len(changed_idx)), "changed": changed, "flagged": bool(agree < threshold)}
+            "changed_count": int(len(changed_idx)), "changed": changed, "flagged": bool(agree < threshold),
+            "difference": paired_difference(labels, var_pred, ref_pred, len(label_names))}
 
 
 def _snippet(text: str) -> str:

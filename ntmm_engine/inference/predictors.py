@@ -23,6 +23,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..classical.model import MODEL_FILE as CLASSICAL_FILE
+from ..classical.model import WEIGHTS_FILE as CLASSICAL_WEIGHTS
+from ..classical.model import ClassicalModel, is_classical_folder
 from ..core.errors import DataError, ModelError, NTMMError
 from ..core.models import check_model_folder, count_parameters, load_classifier, load_tokenizer
 from ..reports.metrics import softmax
@@ -244,6 +247,28 @@ class OnnxPredictor(Predictor):
         return onnx_parameter_count(self.onnx_file)
 
 
+class ClassicalPredictor(Predictor):
+    """The TF-IDF + logistic regression baseline: texts in, no tokenizer (the vectorizer splits the words)."""
+
+    kind = "classical"
+
+    def __init__(self, path, info, model):
+        super().__init__(path, None, model.label_names, 0, info)
+        self.model = model
+
+    def encode(self, texts: Sequence[str], *, max_length: int | None = None, pad_to_max: bool = False) -> dict[str, Any]:
+        return {"texts": list(texts)}  # vectorizing is part of the model (forward), as it is for a deployment
+
+    def forward(self, encoded) -> np.ndarray:
+        return self.model.logits(encoded["texts"])
+
+    def parameter_count(self) -> int:
+        return self.model.parameters
+
+    def weights_bytes(self) -> int:
+        return int(sum(f.stat().st_size for f in self.path.iterdir() if f.name in (CLASSICAL_FILE, CLASSICAL_WEIGHTS)))
+
+
 def onnx_parameter_count(onnx_file: str | Path) -> int:
     """Elements of the graph's weight initializers (scales and zero points of INT8 graphs excluded)."""
     import onnx
@@ -276,6 +301,8 @@ def load_predictor(path: str | Path, *, allow_pickle: bool = False, threads: int
         folder = p
     info = read_ntmm_json(folder)
     variant = str(info.get("variant", ""))
+    if onnx_file is None and is_classical_folder(folder):
+        return ClassicalPredictor(folder, info, ClassicalModel.load(folder))
     has_config = (folder / "config.json").is_file()
     if onnx_file is None and (variant.startswith("onnx") or not has_config or not any(folder.glob("*.safetensors"))):
         onnx_file = _find_onnx(folder)

@@ -6,14 +6,23 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .intervals import score_intervals
 
-def classification_metrics(labels: Sequence[int], preds: Sequence[int], label_names: Sequence[str]) -> dict[str, Any]:
+
+def classification_metrics(labels: Sequence[int], preds: Sequence[int], label_names: Sequence[str], *,
+                           intervals: bool = False) -> dict[str, Any]:
+    """accuracy, macro_f1, per_class, confusion_matrix; with ``intervals`` also ``accuracy_ci`` and ``macro_f1_ci``
+    (95 % bootstrap, :mod:`.intervals`) and ``examples`` (final evaluations; not needed during training)."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     labels = np.asarray(labels)
     preds = np.asarray(preds)
     ids = list(range(len(label_names)))
     p, r, f, s = precision_recall_fscore_support(labels, preds, labels=ids, zero_division=0)
+    extra: dict[str, Any] = {}
+    if intervals:
+        ci = score_intervals(labels, preds, len(label_names))
+        extra = {"accuracy_ci": ci["accuracy"], "macro_f1_ci": ci["macro_f1"], "examples": int(len(labels))}
     return {
         "accuracy": float(accuracy_score(labels, preds)) if len(labels) else 0.0,
         "macro_f1": float(np.mean(f)) if len(f) else 0.0,
@@ -22,6 +31,7 @@ def classification_metrics(labels: Sequence[int], preds: Sequence[int], label_na
             for i, name in enumerate(label_names)
         ],
         "confusion_matrix": confusion_matrix(labels, preds, labels=ids).tolist(),
+        **extra,
     }
 
 

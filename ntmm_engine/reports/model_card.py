@@ -14,6 +14,7 @@ from typing import Any
 from ..core.config import BUNDLED_MINILM, ProjectConfig
 from ..core.models import looks_like_hub_name
 from ..core.runfolder import atomic_write_text
+from .intervals import format_score
 
 BUNDLED_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -143,8 +144,10 @@ def _front_matter(*, role: str, config: ProjectConfig, metrics: dict, base_hub: 
 def render_model_card(*, role: str, config: ProjectConfig, metrics: dict[str, dict[str, Any]], base_model: str,
                       construction: str, data_report: dict | None = None, benchmark_row: dict | None = None,
                       machine: dict | None = None, citation: str | None = None, parameters: int | None = None,
-                      folder: str | Path | None = None) -> str:
-    """The text of a model card (front matter + Markdown)."""
+                      folder: str | Path | None = None, classical: dict[str, dict[str, Any]] | None = None,
+                      warning: str = "") -> str:
+    """The text of a model card (front matter + Markdown); ``classical``: the classical baseline's metrics per split,
+    shown beside this model's; ``warning``: why the model may not be better than it."""
     folder = Path(folder) if folder is not None else None
     where = str(folder) if folder is not None else "path/to/model"
     report = data_report or {}
@@ -209,8 +212,19 @@ def render_model_card(*, role: str, config: ProjectConfig, metrics: dict[str, di
     if not splits:
         out += ["No evaluation metrics were recorded for this model.", ""]
     else:
-        out += [_table(["split", "accuracy", "macro-F1", "loss"],
-                       [[s, metrics[s].get("accuracy"), metrics[s].get("macro_f1"), metrics[s].get("loss")] for s in splits]), ""]
+        rows = []
+        for s in splits:
+            m = metrics[s]
+            rows.append([s, "this model", _scored(m, "accuracy"), _scored(m, "macro_f1"), m.get("loss")])
+            c = (classical or {}).get(s)
+            if c:
+                rows.append([s, "classical baseline (TF-IDF + logistic regression)", _scored(c, "accuracy"),
+                             _scored(c, "macro_f1"), None])
+        out += [_table(["split", "model", "accuracy (95% interval)", "macro-F1 (95% interval)", "loss"], rows), "",
+                "Intervals: percentile bootstrap over the split's texts, 1,000 resamples. The classical baseline is "
+                "trained on the same training texts and scored on the same splits.", ""]
+        if warning:
+            out += [f"**Warning:** {warning}", ""]
         for s in splits:
             pc = metrics[s].get("per_class") or []
             if pc:
@@ -277,6 +291,10 @@ def _machine_text(machine: dict) -> str:
     return "; ".join(parts)
 
 
+def _scored(m: dict[str, Any], key: str) -> str:
+    return format_score(m.get(key), m.get(f"{key}_ci"), digits=4) if isinstance(m.get(key), (int, float)) else "-"
+
+
 def _weakest_classes(metrics: dict, k: int = 2):
     for split in ("test", "validation"):
         pc = (metrics.get(split) or {}).get("per_class") or []
@@ -289,12 +307,12 @@ def _weakest_classes(metrics: dict, k: int = 2):
 def write_model_card(folder: str | Path, *, role: str, config: ProjectConfig, metrics: dict[str, dict[str, Any]],
                      base_model: str, construction: str, data_report: dict | None = None,
                      benchmark_row: dict | None = None, machine: dict | None = None, citation: str | None = None,
-                     parameters: int | None = None) -> Path:
+                     parameters: int | None = None, classical: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write ``folder/README.md`` atomically; returns its path."""
     folder = Path(folder)
     text = render_model_card(role=role, config=config, metrics=metrics, base_model=base_model, construction=construction,
                              data_report=data_report, benchmark_row=benchmark_row, machine=machine, citation=citation,
-                             parameters=parameters, folder=folder)
+                             parameters=parameters, folder=folder, classical=classical)
     path = folder / "README.md"
     atomic_write_text(path, text)
     return path
@@ -311,12 +329,13 @@ VARIANT_TEXT = {
 
 
 def write_variant_card(folder: str | Path, *, variant: str, config: ProjectConfig, source: str,
-                       test_metrics: dict[str, Any], parameters: int | None = None) -> Path:
-    """The card of an optimized variant: its parity metrics on the test split."""
+                       test_metrics: dict[str, Any], parameters: int | None = None,
+                       classical_test: dict[str, Any] | None = None) -> Path:
+    """The card of an optimized variant: its parity metrics on the test split (beside the classical baseline's)."""
     return write_model_card(folder, role=f"student, {variant}", config=config, metrics={"test": test_metrics},
                             base_model=source, construction=f"{VARIANT_TEXT.get(variant, variant)} of the student in {source}",
                             data_report={"label_names": [c["label"] for c in test_metrics.get("per_class", [])]},
-                            parameters=parameters)
+                            parameters=parameters, classical={"test": classical_test} if classical_test else None)
 
 
 def add_benchmark_section(folder: str | Path, row: dict[str, Any], machine: dict | None) -> None:

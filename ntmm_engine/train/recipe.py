@@ -17,7 +17,10 @@ from ..core.config import RecipeConfig
 from ..core.errors import ConfigError
 from ..core.results import Record
 from ..core.runfolder import atomic_write_json, atomic_write_text, newest_complete_checkpoint, staging_dir
+from ..reports.compare import BaselineCheck
+from ..reports.intervals import format_score
 from ..reports.metrics import classification_metrics
+from .plan import TrainingPlan
 
 
 # ------------------------------------------------------------ device/precision
@@ -53,19 +56,19 @@ def choose_precision(recipe: RecipeConfig, device: str) -> str:
     return p
 
 
-def training_arguments(recipe: RecipeConfig, output_dir: str | Path, *, seed: int, device: str, precision: str,
-                       has_eval: bool = True, group_by_length: bool = True, **overrides: Any):
-    """Map the NTMM recipe onto ``TrainingArguments``."""
+def training_arguments(recipe: RecipeConfig, output_dir: str | Path, *, plan: TrainingPlan, seed: int, device: str,
+                       precision: str, has_eval: bool = True, group_by_length: bool = True, **overrides: Any):
+    """Map the NTMM recipe and its training plan (steps, accumulation, evaluation interval) onto ``TrainingArguments``."""
     from transformers import TrainingArguments
 
     metric = "eval_loss" if recipe.early_stopping_metric == "loss" else f"eval_{recipe.early_stopping_metric}"
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
-        num_train_epochs=recipe.epochs,
+        max_steps=plan.max_steps,  # the plan counts in optimizer steps, whether epochs are auto or explicit
         learning_rate=recipe.learning_rate,
         per_device_train_batch_size=recipe.batch_size,
         per_device_eval_batch_size=recipe.eval_batch_size,
-        gradient_accumulation_steps=recipe.gradient_accumulation_steps,
+        gradient_accumulation_steps=plan.gradient_accumulation_steps,
         weight_decay=recipe.weight_decay,
         adam_beta1=recipe.adam_beta1,
         adam_beta2=recipe.adam_beta2,
@@ -82,8 +85,11 @@ def training_arguments(recipe: RecipeConfig, output_dir: str | Path, *, seed: in
         data_seed=seed,
         logging_strategy="steps",
         logging_steps=recipe.logging_steps,
-        eval_strategy="epoch" if has_eval else "no",
-        save_strategy="epoch" if has_eval else "no",
+        # about 10 evaluations per run, each with a checkpoint (the best one is restored at the end)
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=plan.eval_steps,
+        save_strategy="steps" if has_eval else "no",
+        save_steps=plan.eval_steps,
         save_total_limit=recipe.save_total_limit,
         save_safetensors=True,
         load_best_model_at_end=has_eval,
@@ -132,7 +138,7 @@ def stop_reason(state, cancelled: bool, recipe: RecipeConfig) -> str:
     if state.global_step < state.max_steps:
         return (f"early stopping: validation {recipe.early_stopping_metric} did not improve for "
                 f"{recipe.early_stopping_patience} evaluations")
-    return "completed all epochs"
+    return "completed all steps"
 
 
 def split_metrics(trainer, dataset, label_names: list[str]) -> tuple[dict[str, Any], np.ndarray]:
@@ -146,7 +152,7 @@ def split_metrics(trainer, dataset, label_names: list[str]) -> tuple[dict[str, A
     finally:
         trainer.args.group_by_length = grouped
     logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
-    m = classification_metrics(out.label_ids, np.argmax(logits, axis=-1), label_names)
+    m = classification_metrics(out.label_ids, np.argmax(logits, axis=-1), label_names, intervals=True)
     m["loss"] = float(out.metrics.get("test_loss", float("nan")))
     return m, logits
 
@@ -197,4 +203,26 @@ class TrainResult(Record):
     device: str = "cpu"
     precision: str = "fp32"
     parameters: int = 0
+    plan: TrainingPlan | None = None                     # the schedule it followed (auto or explicit)
+    classical: dict[str, dict[str, Any]] = field(default_factory=dict)  # the classical baseline's metrics per split
+    baseline_check: BaselineCheck | None = None          # this model against the classical baseline (test split)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary_text(self) -> str:
+        """What the CLI prints after training: plan, scores with intervals beside the classical baseline, warning."""
+        if self.status == "cancelled":
+            return (f"Cancelled at step {self.steps_done}/{self.total_steps}. Resume with --resume "
+                    f"(checkpoint {self.checkpoint}).")
+        lines = [f"Done in {self.wall_seconds:.0f} s ({self.stop_reason}); model in {self.model_dir}"]
+        if self.plan is not None:
+            best = f", best checkpoint at step {self.best_step}" if self.best_step else ""
+            lines.append(f"Trained {self.steps_done} of {self.plan.max_steps} planned steps ({self.plan.rule}){best}")
+        lines.append(f"{'':<11} {'model':<10} {'accuracy (95% interval)':<26} macro-F1 (95% interval)")
+        for split, m in self.metrics.items():
+            rows = [(self.job, m)] + ([("classical", self.classical[split])] if split in self.classical else [])
+            for name, mm in rows:
+                lines.append(f"{split:>11} {name:<10} {format_score(mm.get('accuracy'), mm.get('accuracy_ci')):<26} "
+                             f"{format_score(mm.get('macro_f1'), mm.get('macro_f1_ci'))}")
+        if self.baseline_check is not None and self.baseline_check.warning:
+            lines.append("Warning: " + self.baseline_check.warning)
+        return "\n".join(lines)

@@ -6,6 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
+from ..classical.job import classical_reference
 from ..core.config import ProjectConfig
 from ..core.errors import NTMMError
 from ..core.events import CancelToken, Evaluation, EventCallback, Progress
@@ -13,7 +14,9 @@ from ..core.jobframe import JobContext, finish_stage, is_main_process, job_frame
 from ..core.models import count_parameters, load_classifier, load_tokenizer, resolve_model_source
 from ..data.augment import augment_split
 from ..data.prepare import prepare_data, tokenize
+from ..reports.compare import baseline_check
 from ..reports.model_card import render_model_card
+from .plan import plan_training, world_size
 from .recipe import (
     TrainResult,
     choose_device,
@@ -65,11 +68,14 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
     ctx.emit(Progress(ctx.job, phase="preparing data", done=1, total=3))
     prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=tokenizer,
                             on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
+    classical = classical_reference(ctx, prepared)  # on the texts as given: augmentation is the teacher's recipe
     if cfg.data.augment_copies > 0:  # adds augmented copies to the train split only
         prepared = augment_split(prepared, cfg.data, cfg.seed)
     ctx.log(prepared.report.to_text())
     ctx.cancel.raise_if_cancelled()
     tokenized = tokenize(prepared, tokenizer, cfg.data.max_length)
+    plan = plan_training(t, len(tokenized["train"]), devices=world_size())
+    ctx.log(f"Training plan: {plan.summary()} ({plan.rule})")
     ctx.emit(Progress(ctx.job, phase="loading model", done=2, total=3))
     set_seed(cfg.seed)  # head initialisation is reproducible
     model = load_classifier(source, id2label=prepared.id2label, trust_remote_code=t.trust_remote_code)
@@ -81,14 +87,14 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
         shutil.rmtree(ckpt_dir)  # a fresh start must not resume stale checkpoints
     ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
 
-    args = training_arguments(t, ckpt_dir, seed=cfg.seed, device=device, precision=precision,
+    args = training_arguments(t, ckpt_dir, plan=plan, seed=cfg.seed, device=device, precision=precision,
                               group_by_length=cfg.data.group_by_length,
                               ddp_find_unused_parameters=False)  # every teacher weight is used
     collator = DataCollatorWithPadding(tokenizer, padding=padding,
                                        max_length=cfg.data.max_length if padding == "max_length" else None)
     events = TrainerEvents(ctx.job, ctx.emit, ctx.cancel, device=device, precision=precision,
                            run_dir=str(ctx.run.root), resumed_from=resume_from,
-                           samples_per_step=t.batch_size * t.gradient_accumulation_steps * max(args.world_size, 1))
+                           samples_per_step=plan.effective_batch)
     trainer = quiet_trainer(Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
                       data_collator=collator, processing_class=tokenizer, compute_metrics=metrics_fn(prepared.label_names),
                       callbacks=[events, *early_stopping_callbacks(t)]))
@@ -100,7 +106,8 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
                          total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
                          stop_reason=stop_reason(state, events.cancelled, t), train_seconds=train_seconds,
                          train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
-                         parameters=count_parameters(model))
+                         parameters=count_parameters(model), plan=plan,
+                         classical={s: classical.metrics[s] for s in classical.metrics})
     if events.cancelled:
         result.checkpoint = last_checkpoint(ckpt_dir)
         result.wall_seconds = time.monotonic() - ctx.t0
@@ -109,11 +116,17 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
         return result
 
     result.best_step = _best_step(state)
+    test_preds: list[int] = []
     for split in ("validation", "test"):
         ctx.emit(Progress(ctx.job, phase=f"evaluating {split}", done=0, total=1))
-        m, _ = split_metrics(trainer, tokenized[split], prepared.label_names)
+        m, logits = split_metrics(trainer, tokenized[split], prepared.label_names)
         result.metrics[split] = m
+        test_preds = logits.argmax(-1).tolist()
         ctx.emit(Evaluation(ctx.job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+    result.baseline_check = baseline_check("teacher", prepared.splits["test"]["label"], test_preds,
+                                           classical.predictions["test"], len(prepared.label_names))
+    if result.baseline_check.warning:
+        ctx.log(result.baseline_check.warning, level="warning")
     out_dir = ctx.layout.teacher_model
     if is_main_process():
         save_model_atomically(trainer.model, tokenizer, out_dir,
@@ -138,7 +151,9 @@ def _model_card(ctx: JobContext, result: TrainResult, prepared, out_dir: Path) -
                                  construction=f"fine-tuned from {t.base_model} with a new {len(prepared.label_names)}-class "
                                               f"classification head for {result.steps_done} optimizer steps ({result.stop_reason}); "
                                               f"the checkpoint with the best validation {t.early_stopping_metric} was kept",
-                                 data_report=prepared.report.to_dict(), parameters=result.parameters, folder=out_dir)
+                                 data_report=prepared.report.to_dict(), parameters=result.parameters, folder=out_dir,
+                                 classical=result.classical,
+                                 warning=result.baseline_check.warning if result.baseline_check else "")
     except Exception as exc:  # noqa: BLE001
         ctx.log(f"Could not write the model card: {type(exc).__name__}: {exc}", level="warning")
         return None

@@ -125,7 +125,7 @@ def test_live_view_plots_events_and_throttles_redraws(qtbot):
                                                          {"label": "b", "precision": 0.8, "recall": 1, "f1": 0.89, "support": 4}],
         "confusion_matrix": [[4, 1], [0, 4]]}))
     assert view.metrics.per_class.rowCount() == 2 and view.metrics.confusion.rowCount() == 2
-    assert "0.8800" in view.metrics.summary.text()
+    assert "macro-F1 0.880" in view.metrics.summary.text()
     view.handle_event(JobFinished("distill", status="completed"))
     assert view.status.text() == "Completed"
     view.reset()

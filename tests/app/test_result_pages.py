@@ -8,26 +8,36 @@ from fakes import FakePredictor
 
 from ntmm_engine.api import BenchmarkResult, DistillResult, OptimizeResult, TrainResult, VariantBenchmark, VariantParity
 from ntmm_engine.core.runfolder import RunFolder, atomic_write_json
+from ntmm_engine.reports.compare import baseline_check
+from ntmm_engine.reports.intervals import paired_difference
 from ntmm_engine.reports.metrics import classification_metrics
 
 LABELS = ["cardio", "neuro", "gastro"]
 TRUTH = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
 
 
-def metrics(wrong: int) -> dict:
-    """The engine's own metrics for predictions with ``wrong`` mistakes on 12 test texts."""
+def predictions(wrong: int) -> list[int]:
     preds = list(TRUTH)
     for i in range(wrong):
         preds[i * 5 % 12] = (TRUTH[i * 5 % 12] + 1) % 3
-    return classification_metrics(TRUTH, preds, LABELS)
+    return preds
+
+
+def metrics(wrong: int) -> dict:
+    """The engine's own metrics (with intervals) for predictions with ``wrong`` mistakes on 12 test texts."""
+    return classification_metrics(TRUTH, predictions(wrong), LABELS, intervals=True)
 
 
 def distill_result() -> DistillResult:
+    """The classical baseline makes no mistake, the student two: the student is not clearly better than it."""
+    check = baseline_check("student", TRUTH, predictions(2), predictions(0), 3)
     return DistillResult(status="completed", run_dir="runs", teacher_metrics={"validation": metrics(1), "test": metrics(1)},
                          student=TrainResult(job="distill", status="completed", run_dir="runs", metrics={"test": metrics(2)}),
                          baseline=TrainResult(job="baseline", status="completed", run_dir="runs", metrics={"test": metrics(3)}),
                          parameters={"teacher": 22_000_000, "student": 4_000_000},
-                         agreement={"student": {"test": 0.95}, "baseline": {"test": 0.9}})
+                         agreement={"student": {"test": 0.95}, "baseline": {"test": 0.9}},
+                         classical_metrics={"test": metrics(0)}, checks={"student": check},
+                         differences={"student - baseline": paired_difference(TRUTH, predictions(2), predictions(3), 3)})
 
 
 BENCH_ROWS = [
@@ -56,13 +66,19 @@ def test_distill_page_shows_comparison(make_window, tiny_project, qtbot, wait_id
     with qtbot.waitSignal(w.runner.finished, timeout=5000):
         w.runner.start("distill", fake_distill, None)
     t = page.comparison
-    assert t.rowCount() == 3
-    assert [t.item(i, 0).text() for i in range(3)] == ["teacher", "student", "baseline"]
-    assert t.item(1, 2).text() == f"{student_f1:.4f}" and t.item(1, 3).text() == f"{student_f1 - teacher_f1:+.4f}"
-    assert student_f1 < teacher_f1
-    assert t.item(1, 4).text() == "95.00%"
-    assert t.item(0, 5).text() == "22,000,000" and t.item(2, 5).text() == "4,000,000"
-    assert page.live.tabs.currentWidget() is t
+    assert t.rowCount() == 4
+    assert [t.item(i, 0).text() for i in range(4)] == ["classical baseline (TF-IDF)", "teacher", "student", "baseline"]
+    ci = result.student.metrics["test"]["macro_f1_ci"]
+    assert t.item(2, 2).text() == f"{student_f1:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"  # every score with its interval
+    assert t.item(2, 3).text() == f"{student_f1 - teacher_f1:+.4f}" and student_f1 < teacher_f1
+    assert t.item(2, 4).text() == "95.00%"
+    assert t.item(1, 5).text() == "22,000,000" and t.item(3, 5).text() == "4,000,000"
+    assert page.live.tabs.currentWidget() is page.comparison_tab
+    assert "student - baseline" in page.comparison_note.text()
+    assert page.f1_chart.categories[0] == "classical baseline (TF-IDF)" and page.f1_chart.intervals["macro-F1"][2] == ci
+    # not clearly better than the classical baseline: the banner says so, with what to try
+    assert page.warnings.isVisible() and "not clearly better than" in page.warnings.text()
+    assert "train longer" in page.warnings.text()
     page.live.flush()
     assert set(page.live.components_plot.series) == {"loss_kl", "loss_ce"}
     wait_idle(w)
@@ -204,7 +220,7 @@ def test_run_all_starts_with_the_data_check(make_window, tiny_project, dialogs, 
     w = make_window(tiny_project)
     assert w.run_all()
     assert w.runner.busy and w.runner.current == "data"  # the data are checked before any stage starts
-    assert w.runner.pending == ["teacher", "distill", "optimize", "benchmark"]
+    assert w.runner.pending == ["classical", "teacher", "distill", "optimize", "benchmark"]
     w.runner.cancel()
     w.runner.wait(60000)
     wait_idle(w)

@@ -47,5 +47,31 @@ def test_cancel_then_resume_a_tiny_teacher(make_window, tiny_config, tmp_path, q
     assert "out of date" in w.steps.item(1).text()
     assert w.stage_plan["teacher"] == "run"
     # distillation becomes possible once the teacher exists
-    assert "teacher" not in w.page("distill").needs().lower() or "installation" in w.page("distill").needs()
+    assert w.page("distill").needs() == ""
+    # the final metrics show beside the classical baseline's, with intervals
+    summary = page.live.metrics.summary.text()
+    assert "Classical baseline (TF-IDF + logistic regression)" in summary and "–" in summary
+    wait_idle(w)
+
+
+def test_plan_before_training_and_the_baseline_warning(make_window, tiny_project, qtbot, wait_idle):
+    from ntmm_engine.api import TrainResult
+    from ntmm_engine.reports.compare import baseline_check
+
+    w = make_window(tiny_project)
+    page = w.page("teacher")
+    w.go_to(1)
+    wait_idle(w, timeout=120000)
+    # measured on this machine before anything trains: steps and time
+    text = page.plan_label.text()
+    assert text.startswith("Plan: about ") and "optimizer steps" in text and "on this machine" in text
+    # a teacher that is not clearly better than the classical baseline: a banner says so and what to try
+    truth, classical_preds, teacher_preds = [0, 1, 2] * 10, [0, 1, 2] * 10, [0, 1, 1] * 10
+    result = TrainResult(job="teacher", status="completed", run_dir="runs",
+                         baseline_check=baseline_check("teacher", truth, teacher_preds, classical_preds, 3))
+    with qtbot.waitSignal(w.runner.finished, timeout=5000):
+        w.runner.start("teacher", lambda config, on_event=None, cancel=None: result, None)
+    assert page.warnings.isVisible() and "below the classical TF-IDF" in page.warnings.text()
+    w.page("teacher").show_run_folder(force=True)  # a new look at the run folder (no teacher there) clears it
+    assert not page.warnings.isVisible()
     wait_idle(w)

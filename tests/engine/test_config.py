@@ -12,8 +12,8 @@ def test_defaults_are_the_promised_recipe():
     t = ProjectConfig().teacher
     assert (t.adam_beta1, t.adam_beta2, t.adam_epsilon, t.weight_decay) == (0.9, 0.999, 1e-8, 0.01)
     assert (t.warmup_ratio, t.lr_scheduler, t.label_smoothing) == (0.1, "cosine", 0.1)
-    assert (t.batch_size, t.gradient_accumulation_steps, t.max_grad_norm) == (16, 4, 1.0)
-    assert (t.precision, t.early_stopping_patience, t.early_stopping_metric) == ("auto", 3, "loss")
+    assert (t.batch_size, t.gradient_accumulation_steps, t.epochs, t.max_grad_norm) == (16, "auto", "auto", 1.0)
+    assert (t.precision, t.early_stopping_patience, t.early_stopping_metric) == ("auto", 3, "macro_f1")
     assert ProjectConfig().seed == 42
 
 
@@ -100,3 +100,20 @@ def test_init_writes_loadable_starters(tmp_path):
     demo = load_config(tmp_path / "demo" / "ntmm.yaml")
     assert demo.data.max_length == 128 and demo.data.train.endswith("demo_train.csv")
     assert main(["init", str(tmp_path / "a.yaml")]) == 1  # exists, no --force
+
+
+def test_epochs_and_accumulation_take_auto_or_a_number(tmp_path):
+    cfg = ProjectConfig()
+    cfg.set_value("teacher.epochs", "4")
+    cfg.set_value("teacher.gradient_accumulation_steps", "2")
+    assert (cfg.teacher.epochs, cfg.teacher.gradient_accumulation_steps) == (4.0, 2)
+    cfg.set_value("distill.epochs", "Auto")
+    assert cfg.distill.epochs == "auto"
+    again = load_config(cfg.save(tmp_path / "p.yaml"))
+    assert (again.teacher.epochs, again.distill.epochs, again.distill.gradient_accumulation_steps) == (4.0, "auto", "auto")
+    with pytest.raises(ConfigError, match="teacher.epochs: must be a number or auto"):
+        cfg.set_value("teacher.epochs", "lots")
+    with pytest.raises(ConfigError, match="out of range"):
+        cfg.set_value("teacher.epochs", "0")
+    with pytest.raises(ConfigError, match="whole number or auto"):
+        cfg.set_value("teacher.gradient_accumulation_steps", "1.5")

@@ -121,6 +121,7 @@ class Project:
         for r in (cfg.teacher, cfg.distill):
             r.epochs, r.learning_rate, r.batch_size, r.gradient_accumulation_steps = 3, 5e-3, 8, 1
             r.logging_steps, r.device, r.early_stopping_patience = 1, "cpu", 0
+            r.evaluations = 3  # one evaluation and checkpoint per epoch (the kill points count on checkpoint-6, -12)
         cfg.teacher.base_model = str(base_model)
         cfg.distill.num_layers = 1
         cfg.benchmark.num_samples, cfg.benchmark.warmup, cfg.benchmark.isolate = 5, 1, False

@@ -136,8 +136,11 @@ def test_split_metrics_returns_logits_in_dataset_order(tmp_path, tiny_config, ti
         model.classifier.weight.mul_(1000.0)  # make rows clearly different
     _, tokenized = _prepared(tiny_config, tok)
     ds = tokenized["train"].remove_columns("idx")
-    args = training_arguments(tiny_config.distill, tmp_path / "out", seed=0, device="cpu", precision="fp32",
-                              group_by_length=True, has_eval=False, per_device_eval_batch_size=4)
+    from ntmm_engine.train.plan import plan_training
+
+    args = training_arguments(tiny_config.distill, tmp_path / "out", plan=plan_training(tiny_config.distill, len(ds)),
+                              seed=0, device="cpu", precision="fp32", group_by_length=True, has_eval=False,
+                              per_device_eval_batch_size=4)
     trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tok), processing_class=tok)
     _, logits = split_metrics(trainer, ds, ["cardio", "gastro", "neuro"])
     assert trainer.args.group_by_length
@@ -308,3 +311,24 @@ def test_resume_without_checkpoint_is_a_clear_error(project):
 
     with pytest.raises(NTMMError, match="Nothing to resume"):
         run_distill(project, resume=True)
+
+
+def test_more_seeds_report_mean_and_sd_and_keep_the_first_models(project):
+    from ntmm_engine.distill.job import run_distill
+    from ntmm_engine.core.events import Progress
+
+    project.distill.seeds = 2
+    events = []
+    result = run_distill(project, events.append)
+    assert result.status == "completed" and result.seeds is not None
+    s = result.seeds
+    assert s.seeds == [42, 43] and len(s.student["macro_f1"]) == len(s.baseline["macro_f1"]) == 2
+    assert s.student["macro_f1"][0] == result.student.metrics["test"]["macro_f1"]  # seed 42 is the saved student
+    assert "± " in s.text("student") and "2 seeds" in s.text("student")
+    assert (project.run_path / "distill" / "student" / "model.safetensors").is_file()
+    assert not list((project.run_path / "distill" / "seeds").glob("seed-*"))  # extra seeds keep no checkpoints
+    # the extra seeds show as progress of the distill job, not as curves of their own
+    assert any(isinstance(e, Progress) and e.phase == "seed 2 of 2: student" for e in events)
+    assert "Over 2 seeds" in result.summary_text()
+    assert {"student - teacher", "student - baseline"} <= set(result.differences)
+    assert set(result.checks) == {"teacher", "student"} and result.classical_metrics["test"]["macro_f1"] > 0

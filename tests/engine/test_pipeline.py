@@ -46,7 +46,10 @@ def test_fingerprints_follow_inputs(tiny_config, tmp_path):
     assert a["optimize"] != b["optimize"] and a["benchmark"] != b["benchmark"]
     tiny_config.teacher.learning_rate = 1e-3
     c = stage_fingerprints(tiny_config)
-    assert all(c[s] != b[s] for s in c)
+    assert all(c[s] != b[s] for s in ("teacher", "distill", "optimize", "benchmark"))
+    assert c["classical"] == b["classical"]  # the classical baseline does not build on the teacher
+    tiny_config.data.max_length = 64
+    assert all(stage_fingerprints(tiny_config)[s] != c[s] for s in c)  # the data settings change everything
 
 
 def test_unknown_force_stage(tiny_config):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 
@@ -10,6 +11,7 @@ from ntmm_engine.core.events import CancelToken, Evaluation, JobStarted, TrainLo
 from ntmm_engine.core.runfolder import RunFolder, read_history
 from ntmm_engine.train.recipe import TrainResult
 from ntmm_engine.train.teacher import run_teacher
+from ntmm_engine.train.plan import plan_training
 from ntmm_engine.train.recipe import training_arguments
 
 
@@ -19,10 +21,13 @@ def test_trainer_receives_every_recipe_option(tmp_path):
     t.warmup_ratio, t.lr_scheduler, t.label_smoothing, t.max_grad_norm = 0.2, "linear", 0.05, 0.5
     t.batch_size, t.gradient_accumulation_steps, t.epochs, t.eval_batch_size = 4, 3, 2, 7
     t.early_stopping_metric = "macro_f1"
-    a = training_arguments(t, tmp_path, seed=7, device="cpu", precision="fp32")
+    plan = plan_training(t, 100)  # 25 batches of 4 per epoch, 3 per optimizer step: 9 steps per epoch
+    assert (plan.steps_per_epoch, plan.max_steps, plan.eval_steps) == (9, 18, 2)
+    a = training_arguments(t, tmp_path, plan=plan, seed=7, device="cpu", precision="fp32")
     assert (a.learning_rate, a.weight_decay, a.adam_beta1, a.adam_beta2, a.adam_epsilon) == (3e-4, 0.02, 0.8, 0.99, 1e-7)
     assert (a.warmup_ratio, a.lr_scheduler_type.value, a.label_smoothing_factor, a.max_grad_norm) == (0.2, "linear", 0.05, 0.5)
-    assert (a.per_device_train_batch_size, a.gradient_accumulation_steps, a.num_train_epochs, a.per_device_eval_batch_size) == (4, 3, 2, 7)
+    assert (a.per_device_train_batch_size, a.gradient_accumulation_steps, a.max_steps, a.per_device_eval_batch_size) == (4, 3, 18, 7)
+    assert (a.eval_strategy.value, a.eval_steps, a.save_strategy.value, a.save_steps) == ("steps", 2, "steps", 2)
     assert a.optim.value == "adamw_torch" and a.seed == 7 and a.use_cpu
     assert a.load_best_model_at_end and a.metric_for_best_model == "eval_macro_f1" and a.greater_is_better
     assert not a.fp16 and not a.bf16 and a.group_by_length
@@ -64,7 +69,9 @@ def test_tiny_teacher_run_events_schedule_and_artifacts(tiny_config):
     started = [e for e in events if isinstance(e, JobStarted)]
     assert started and started[0].total_steps == 24 and started[0].device == "cpu"
     evals = [e for e in events if isinstance(e, Evaluation) and e.split == "validation"]
-    assert len(evals) == 4 and {"loss", "accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(evals[0].metrics)
+    # evaluated ~10 times in steps (every 3 of 24 steps), not once per epoch
+    assert [e.step for e in evals] == list(range(3, 25, 3))
+    assert {"loss", "accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(evals[0].metrics)
     for split in ("validation", "test"):
         assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "loss"} <= set(result.metrics[split])
     # run folder: model with label map, history, manifest, result
@@ -122,7 +129,11 @@ def test_cli_teacher_prints_final_metrics(tiny_config, tmp_path, capsys):
     path = tiny_config.save(tmp_path / "p.yaml")
     assert main(["teacher", "--config", str(path), "--quiet", "--set", "teacher.logging_steps=2"]) == 0
     out = capsys.readouterr().out
-    assert "test: accuracy" in out and "macro-F1" in out
+    # every score with its interval, the classical baseline on the same split beside it, and the plan
+    assert "macro-F1 (95% interval)" in out and "planned steps" in out
+    test_rows = [line for line in out.splitlines() if line.strip().startswith("test ")]
+    assert [r.split()[1] for r in test_rows] == ["teacher", "classical"]
+    assert all(re.search(r"\d\.\d{3} \(\d\.\d{3}–\d\.\d{3}\)", r) for r in test_rows)
 
 
 def test_cli_reports_config_errors_without_traceback(tmp_path, capsys):
