@@ -35,9 +35,10 @@ from .data.preview import DataAnalysis, DataPreview, analyse_data, preview_data
 from .distill.job import DistillResult, run_distill
 from .export.optimize import OptimizeResult, run_optimize
 from .export.parity import VariantParity
+from .inference.batch import GoldLabels, GoldScore, predict_rows, score_rows
 from .inference.predictors import Prediction, Predictor, load_predictor, model_text_column
-from .inference.textfiles import iter_texts_file, read_texts_file, texts_file_columns
-from .inference.writers import PredictionWriter
+from .inference.textfiles import TextsFile, iter_texts_file, open_texts_file, read_texts_file, texts_file_columns
+from .inference.writers import OUTPUT_SUFFIXES, PredictionWriter
 from .pipeline import STAGE_JOBS, Pipeline, PipelineResult
 from .runs import RESULT_TYPES, RunState
 from .train.lr_finder import LRFinderResult, find_lr, read_lr_curve
@@ -74,7 +75,8 @@ __all__ = [
     "DataPreview", "DataAnalysis", "preview_data", "analyse_data", "augment_preview", "model_layer_count",
     # prediction
     "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
-    "texts_file_columns", "PredictionWriter",
+    "texts_file_columns", "PredictionWriter", "OUTPUT_SUFFIXES", "TextsFile", "open_texts_file", "predict_rows",
+    "GoldLabels", "GoldScore", "score_rows",
     # projects, folders, process
     "ProjectConfig", "load_config", "field_help", "BUNDLED_MINILM", "OPTIMIZE_VARIANTS", "demo_config",
     "demo_project_path", "write_starter", "resources_dir", "log_dir", "user_data_dir", "CancelToken", "is_main_process",

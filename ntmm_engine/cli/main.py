@@ -166,9 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "predict":
             sp.add_argument("texts", nargs="*", help="texts to classify")
             sp.add_argument("--model", required=True, help="model folder or .onnx file")
-            sp.add_argument("--file", help="CSV, TXT (one text a line) or JSONL file of texts")
-            sp.add_argument("--column", help="text column of a CSV/JSONL file (default: detect)")
-            sp.add_argument("--out", help="write predictions to a .csv or .json file")
+            sp.add_argument("--file", help="CSV/TSV/TXT (one text a line, or a table), JSON/JSONL or Excel/ODS file of texts, "
+                                           "plain or compressed (.gz, .bz2, .zip)")
+            sp.add_argument("--column", help="text column of the file (default: the model's, else detected)")
+            sp.add_argument("--sheet", help="sheet of an Excel/ODS file (default: the first)")
+            sp.add_argument("--out", help="write every input column plus the predictions to a .csv, .tsv, .xlsx, .jsonl or .json file")
             sp.add_argument("--batch-size", type=int, default=32)
             sp.add_argument("--allow-pickle", action="store_true", help="allow loading pickled weights with weights_only=True")
             continue

@@ -46,6 +46,7 @@ from ..train.recipe import (
     stop_reason,
     training_arguments,
 )
+from ..train.tracking import Tracking, check_report_to
 from .students import build_student, hidden_size
 from .teacher_cache import (
     CACHE_FORMAT,
@@ -237,6 +238,7 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
         raise NTMMError(f"Nothing to resume: no checkpoint in {ckpt_dir}.", hint="start distillation without resume")
     device = choose_device(d)
     precision = choose_precision(d, device)
+    check_report_to(d, "distill")
 
     # Teacher, data, student
     ctx.emit(Progress(ctx.job, phase="loading teacher", done=0, total=3))
@@ -381,9 +383,11 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
     from ..train.callbacks import EventCallback as TrainerEvents  # imports transformers: only when training
 
     cfg, d = ctx.config, ctx.config.distill
+    tracking = Tracking(ctx, d, job, resume=resume_from is not None)
     args = training_arguments(d, ckpt_dir, seed=cfg.seed, device=device, precision=precision,
                               group_by_length=cfg.data.group_by_length,
-                              remove_unused_columns=False)  # keep "idx"; compute_loss pops it
+                              remove_unused_columns=False,  # keep "idx"; compute_loss pops it
+                              **tracking.arguments())
     events = TrainerEvents(job, ctx.emit, ctx.cancel, device=device, precision=precision, run_dir=str(ctx.run.root),
                            resumed_from=resume_from,
                            samples_per_step=d.batch_size * d.gradient_accumulation_steps * max(args.world_size, 1))
@@ -392,34 +396,37 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
         data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
         compute_metrics=metrics_fn(label_names), callbacks=[events, *early_stopping_callbacks(d)],
         distill_loss=loss_fn, teacher=batch_teacher, label_smoothing=d.label_smoothing))
-    start_step = _checkpoint_step(resume_from)
-    started = time.monotonic()
-    train_out = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.monotonic() - started
-    state = trainer.state
-    if hasattr(model, LOSS_ATTR):  # the projection trains with the student but is not part of it
-        delattr(model, LOSS_ATTR)
-    result = TrainResult(job=job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
-                         total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
-                         stop_reason=stop_reason(state, events.cancelled, d), train_seconds=train_seconds,
-                         train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
-                         parameters=count_parameters(model))
-    steps_per_epoch = state.max_steps / max(args.num_train_epochs, 1e-9)
-    epochs_run = (state.global_step - start_step) / steps_per_epoch if steps_per_epoch else 0.0
-    result.extra["seconds_per_epoch"] = events.train_seconds / epochs_run if epochs_run > 0 else None
-    if events.cancelled:
-        result.checkpoint = last_checkpoint(ckpt_dir)
-        ctx.log(f"{job}: cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
-        return result, {}
+    with tracking:
+        start_step = _checkpoint_step(resume_from)
+        started = time.monotonic()
+        train_out = trainer.train(resume_from_checkpoint=resume_from)
+        train_seconds = time.monotonic() - started
+        state = trainer.state
+        if hasattr(model, LOSS_ATTR):  # the projection trains with the student but is not part of it
+            delattr(model, LOSS_ATTR)
+        result = TrainResult(job=job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
+                             total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
+                             stop_reason=stop_reason(state, events.cancelled, d), train_seconds=train_seconds,
+                             train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
+                             parameters=count_parameters(model))
+        steps_per_epoch = state.max_steps / max(args.num_train_epochs, 1e-9)
+        epochs_run = (state.global_step - start_step) / steps_per_epoch if steps_per_epoch else 0.0
+        result.extra["seconds_per_epoch"] = events.train_seconds / epochs_run if epochs_run > 0 else None
+        if events.cancelled:
+            result.checkpoint = last_checkpoint(ckpt_dir)
+            ctx.log(f"{job}: cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
+            tracking.cancelled = True
+            return result, {}
 
-    result.best_step = _best_step(state)
-    preds: dict[str, list[int]] = {}
-    for split in EVAL_SPLITS:
-        ctx.emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
-        m, logits = split_metrics(trainer, tokenized[split], label_names)
-        result.metrics[split] = m
-        preds[split] = np.argmax(logits, axis=-1).tolist()
-        ctx.emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+        result.best_step = _best_step(state)
+        preds: dict[str, list[int]] = {}
+        for split in EVAL_SPLITS:
+            ctx.emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
+            m, logits = split_metrics(trainer, tokenized[split], label_names)
+            result.metrics[split] = m
+            preds[split] = np.argmax(logits, axis=-1).tolist()
+            ctx.emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+        tracking.log_final(trainer, result.metrics)
     if is_main_process():
         save_model_atomically(model, tokenizer, out_dir, extra_files={"ntmm.json": {
             **extra, "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}}},
