@@ -6,6 +6,8 @@ Jobs (each takes a :class:`ProjectConfig`, an ``on_event`` callback and a
 
     check_data, run_teacher, find_lr, run_distill, run_optimize, run_benchmark, Pipeline
 
+and :func:`export_bundle`, which writes a model's deployable folder (ONNX, tokenizer, predict.py).
+
 Everything else is read-only or short: the run folder's state and results
 (:class:`RunState`), the layout registry (:data:`STAGES`, :data:`VARIANTS`,
 :class:`RunLayout`), data previews for the Data step, predictors and text
@@ -33,6 +35,7 @@ from .data.check import check_data
 from .data.prepare import DataReport
 from .data.preview import DataAnalysis, DataPreview, analyse_data, preview_data
 from .distill.job import DistillResult, run_distill
+from .export.bundle import BundleResult, export_bundle
 from .export.optimize import OptimizeResult, run_optimize
 from .export.parity import VariantParity
 from .inference.batch import GoldLabels, GoldScore, predict_rows, score_rows
@@ -77,6 +80,8 @@ __all__ = [
     "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
     "texts_file_columns", "PredictionWriter", "OUTPUT_SUFFIXES", "TextsFile", "open_texts_file", "predict_rows",
     "GoldLabels", "GoldScore", "score_rows",
+    # deployment
+    "export_bundle", "BundleResult",
     # projects, folders, process
     "ProjectConfig", "load_config", "field_help", "BUNDLED_MINILM", "OPTIMIZE_VARIANTS", "demo_config",
     "demo_project_path", "write_starter", "resources_dir", "log_dir", "user_data_dir", "CancelToken", "is_main_process",
