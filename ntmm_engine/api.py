@@ -40,10 +40,18 @@ from .export.optimize import OptimizeResult, run_optimize
 from .export.parity import VariantParity
 from .inference.batch import GoldLabels, GoldScore, predict_rows, score_rows
 from .inference.predictors import Prediction, Predictor, load_predictor, model_text_column
-from .inference.textfiles import TextsFile, iter_texts_file, open_texts_file, read_texts_file, texts_file_columns
+from .inference.textfiles import (
+    TextsFile,
+    file_sheets,
+    iter_texts_file,
+    open_texts_file,
+    read_texts_file,
+    row_text,
+    texts_file_columns,
+)
 from .inference.writers import OUTPUT_SUFFIXES, PredictionWriter
 from .pipeline import STAGE_JOBS, Pipeline, PipelineResult
-from .runs import RESULT_TYPES, RunState
+from .runs import RESULT_TYPES, RunState, RunSummary, find_runs, is_run_folder, summarize_run
 from .train.lr_finder import LRFinderResult, find_lr, read_lr_curve
 from .train.recipe import TrainResult
 from .train.teacher import run_teacher
@@ -73,12 +81,12 @@ __all__ = [
     "VariantBenchmark", "PipelineResult", "RESULT_TYPES",
     # the run folder
     "RunState", "RunLayout", "STAGES", "RESUMABLE", "VARIANTS", "Variant", "PREFERRED", "REFERENCE", "TEACHER",
-    "variant_name", "is_model", "read_lr_curve",
+    "variant_name", "is_model", "read_lr_curve", "RunSummary", "find_runs", "is_run_folder", "summarize_run",
     # data and models for the Data and Distill steps
     "DataPreview", "DataAnalysis", "preview_data", "analyse_data", "augment_preview", "model_layer_count",
     # prediction
     "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
-    "texts_file_columns", "PredictionWriter", "OUTPUT_SUFFIXES", "TextsFile", "open_texts_file", "predict_rows",
+    "texts_file_columns", "PredictionWriter", "OUTPUT_SUFFIXES", "TextsFile", "open_texts_file", "row_text", "file_sheets", "predict_rows",
     "GoldLabels", "GoldScore", "score_rows",
     # deployment
     "export_bundle", "BundleResult",

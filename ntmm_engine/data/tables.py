@@ -317,7 +317,7 @@ def iter_records(tf: TableFile) -> Iterator[Any]:
     elif tf.kind in ("json", "jsonl"):
         yield from _json_records(tf)
     elif tf.kind == "sheet":
-        frame = _read_sheet(tf)
+        frame = _read_sheet(tf, as_written=True)
         frame.columns = [str(c) for c in frame.columns]
         for row in frame.to_dict("records"):
             yield {k: _missing_to_none(v) for k, v in row.items()}
@@ -447,11 +447,14 @@ def _json_table(tf: TableFile, data: Any) -> list[Any]:
                     hint='write a list like [{"text": ..., "label": ...}, ...] or JSON Lines')
 
 
-def _read_sheet(tf: TableFile):
-    """The chosen sheet as a DataFrame; an empty sheet, or one with a header only, is an error."""
+def _read_sheet(tf: TableFile, *, as_written: bool = False):
+    """The chosen sheet as a DataFrame (``as_written``: cells as stored, so "007" stays a string; else
+    pandas' inference, as for text tables); an empty sheet, or one with a header only, is an error."""
+    import pandas as pd
+
     with _workbook(tf) as book:
         try:
-            frame = book.parse(tf.sheet)
+            frame = pd.read_excel(book, sheet_name=tf.sheet, dtype=object if as_written else None)
         except Exception as exc:  # a damaged sheet inside a readable workbook
             raise DataError(f"{tf.name}, sheet '{tf.sheet}' cannot be read ({_cause(exc)}).") from None
     frame = frame.dropna(how="all")  # Excel keeps formatted but empty rows

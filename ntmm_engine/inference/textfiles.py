@@ -67,6 +67,14 @@ def open_texts_file(path: str | Path, column: str | None = None, *, prefer: str 
     return TextsFile(p, columns, col, tf.describe(), rows, tf.sheets)
 
 
+def file_sheets(path: str | Path) -> list[str]:
+    """The sheet names of an Excel/ODS file (plain or in a .zip); [] for other files or a file that cannot be read."""
+    try:
+        return tables.inspect(Path(path).expanduser(), lines_ok=True).sheets
+    except DataError:
+        return []
+
+
 def row_text(row: dict[str, Any], column: str) -> str:
     """The text of one row, stripped ("" for a missing or empty cell)."""
     v = row.get(column)
