@@ -257,10 +257,10 @@ class PredictPage(StepPage):
         self.open_file = QPushButton("&Open file…")
         self.open_file.setToolTip("A CSV/TSV/TXT, JSON/JSONL or Excel/ODS file (plain or .gz/.bz2/.zip): its text column "
                                   "is classified; or a TXT file with one text per line")
-        self.save_csv = QPushButton("Sa&ve results…")
-        self.save_csv.setToolTip("Save every input column with pred_label, pred_score and p_<class> (CSV, Excel or JSON Lines), "
+        self.save_button = QPushButton("Sa&ve results…")
+        self.save_button.setToolTip("Save every input column with pred_label, pred_score and p_<class> (CSV, Excel or JSON Lines), "
                                  "the same columns as ntmm predict --out")
-        self.save_csv.setEnabled(False)
+        self.save_button.setEnabled(False)
         self.batch_status = QLabel("")
         self.batch_status.setWordWrap(True)
         self.batch_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -286,7 +286,7 @@ class PredictPage(StepPage):
         row.addWidget(column_label)
         row.addWidget(self.column_combo)
         row.addWidget(self.batch_progress, 1)
-        row.addWidget(self.save_csv)
+        row.addWidget(self.save_button)
         self._show_sheets([])
         bl.addLayout(row)
         bl.addWidget(self.batch_status)
@@ -306,7 +306,7 @@ class PredictPage(StepPage):
         self.slot_a.loaded.connect(lambda: self.export_button.setEnabled(True))
         self.slot_b.loaded.connect(self.predict_now)
         self.open_file.clicked.connect(self.choose_batch_file)
-        self.save_csv.clicked.connect(self.save_batch)
+        self.save_button.clicked.connect(self.save_batch)
         self.batch: dict[str, Any] = {}  # what read_texts returned for the file shown
         self.batch_texts: list[str] = []
         self.batch_results: dict[str, list[Any]] = {}
@@ -396,7 +396,7 @@ class PredictPage(StepPage):
             self._show_sheets([])
         self.batch_path = path
         self.batch_status.setText(f"Reading {path} …")
-        self.save_csv.setEnabled(False)
+        self.save_button.setEnabled(False)
         self.ctx.tasks.submit("predict-read", read_texts, path, column, self.slot_a.predictor.text_column, sheet,
                               on_done=self._texts_read,
                               on_error=lambda m, d: (self.batch_status.setText("Could not read the file."),
@@ -498,7 +498,7 @@ class PredictPage(StepPage):
                         f"macro-F1 {score.macro_f1:.3f}.")
         msg += f" Read as {self.batch['format']}."
         self.batch_status.setText(msg)
-        self.save_csv.setEnabled(True)
+        self.save_button.setEnabled(True)
 
     def result_keys(self) -> list[str]:
         return [k for k in ("a", "b") if k in self.batch_results]

@@ -31,10 +31,9 @@ from ..core.errors import ModelError, NTMMError
 from ..core.results import Record
 from ..core.runfolder import atomic_write_json, atomic_write_text, staging_dir
 from ..inference.predictors import OnnxPredictor, Predictor, load_predictor
-from . import standalone_predict
 from .onnx import export_onnx
 
-BUNDLE_FILE = standalone_predict.CONFIG
+BUNDLE_FILE = "ntmm_bundle.json"  # standalone_predict.CONFIG (that module imports onnxruntime: loaded only to export)
 REQUIREMENTS = ("onnxruntime", "tokenizers", "numpy")
 CHECK_TEXTS = ("67 yo male with crushing chest pain radiating to the jaw, ST elevation on the ECG.",
                "Severe headache and neck stiffness since this morning; photophobia.",
@@ -79,6 +78,8 @@ def export_bundle(model: str | Path, out: str | Path, *, opset: int = 17,
     if not getattr(predictor.tokenizer, "is_fast", False):
         raise ModelError(f"{predictor.path}: the tokenizer has no tokenizer.json (it is not a fast tokenizer), "
                          "which the bundle needs to run without transformers.")
+    from . import standalone_predict
+
     with staging_dir(out) as tmp:
         say("writing the ONNX model")
         _write_onnx(predictor, tmp, opset)
@@ -136,6 +137,8 @@ def _bundle_config(predictor: Predictor, model: str | Path) -> dict[str, Any]:
 
 def _check(predictor: Predictor, folder: Path) -> float:
     """The largest logit difference between the bundle's code and NTMM's predictor on CHECK_TEXTS."""
+    from . import standalone_predict
+
     ours = predictor.logits(list(CHECK_TEXTS))
     theirs = standalone_predict.Bundle(folder).logits(list(CHECK_TEXTS))
     diff = float(np.max(np.abs(ours - theirs)))

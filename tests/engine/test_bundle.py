@@ -75,6 +75,8 @@ def test_bundle_folder_and_its_predictions(models, tmp_path, kind):
     assert result.max_logit_diff < 1e-4 and "Checked" in result.summary_text()
     _assert_same(_bundle_predict(out, TEXTS), load_predictor(models[kind]).predict(TEXTS))
     assert "import ntmm" not in (out / "predict.py").read_text()
+    from ntmm_engine.export import standalone_predict
+    assert standalone_predict.CONFIG == BUNDLE_FILE
 
 
 def test_bundle_applies_the_calibration_temperature(models, tmp_path):
