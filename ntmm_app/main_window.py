@@ -249,6 +249,8 @@ class MainWindow(QMainWindow):
         self._action(f, "Save &as…", self.save_as, QKeySequence.StandardKey.SaveAs)
         f.addSeparator()
         self._action(f, "Open run &folder", self.open_run_folder, None, "Show the project's run folder")
+        self._action(f, "Compare r&uns…", self.show_runs, "Ctrl+Shift+U",
+                     "The run folders of this project and others side by side: test macro-F1, fastest model")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -508,6 +510,22 @@ class MainWindow(QMainWindow):
             folder.mkdir(parents=True, exist_ok=True)
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
+    def show_runs(self) -> None:
+        """The Runs view (a window of its own, so it can stay open beside the steps)."""
+        from .widgets.runs_view import RunsDialog
+
+        if getattr(self, "_runs_dialog", None) is None:
+            self._runs_dialog = RunsDialog(self.tasks, self.settings, self._runs_scope, self)
+        self._runs_dialog.show()
+        self._runs_dialog.raise_()
+        self._runs_dialog.refresh()
+
+    def _runs_scope(self) -> tuple[str | None, str | None]:
+        """(this project's run folder, the folder whose run folders are listed)."""
+        if not self.project.is_open or self.project.path is None:
+            return None, None
+        return str(self.project.run_path), str(self.project.path.parent)
+
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(errors.log_path().parent)))
 
@@ -616,6 +634,8 @@ class MainWindow(QMainWindow):
     def _run_changed(self) -> None:
         for page in self.built_pages():
             page.on_run_changed()
+        if getattr(self, "_runs_dialog", None) is not None and self._runs_dialog.isVisible():
+            self._runs_dialog.refresh()
         self.refresh_steps()
         if self.isVisible():
             self.current_page.on_shown()

@@ -6,6 +6,8 @@ Jobs (each takes a :class:`ProjectConfig`, an ``on_event`` callback and a
 
     check_data, run_classical, run_teacher, find_lr, run_distill, run_optimize, run_benchmark, Pipeline
 
+and :func:`export_bundle`, which writes a model's deployable folder (ONNX, tokenizer, predict.py).
+
 Everything else is read-only or short: the run folder's state and results
 (:class:`RunState`), the layout registry (:data:`STAGES`, :data:`VARIANTS`,
 :class:`RunLayout`), data previews for the Data step, predictors and text
@@ -34,15 +36,25 @@ from .data.check import check_data
 from .data.prepare import DataReport
 from .data.preview import DataAnalysis, DataPreview, analyse_data, preview_data
 from .distill.job import DistillResult, run_distill
+from .export.bundle import BundleResult, export_bundle
 from .export.optimize import OptimizeResult, run_optimize
 from .export.parity import VariantParity
+from .inference.batch import GoldLabels, GoldScore, predict_rows, score_rows
 from .inference.predictors import Prediction, Predictor, load_predictor, model_text_column
-from .inference.textfiles import iter_texts_file, read_texts_file, texts_file_columns
-from .inference.writers import PredictionWriter
+from .inference.textfiles import (
+    TextsFile,
+    file_sheets,
+    iter_texts_file,
+    open_texts_file,
+    read_texts_file,
+    row_text,
+    texts_file_columns,
+)
+from .inference.writers import OUTPUT_SUFFIXES, PredictionWriter
 from .pipeline import STAGE_JOBS, Pipeline, PipelineResult
 from .reports.compare import BaselineCheck
 from .reports.intervals import format_difference, format_score
-from .runs import RESULT_TYPES, RunState
+from .runs import RESULT_TYPES, RunState, RunSummary, find_runs, is_run_folder, summarize_run
 from .train.estimate import teacher_plan
 from .train.lr_finder import LRFinderResult, find_lr, read_lr_curve
 from .train.plan import TrainingPlan, format_duration, plan_training
@@ -74,13 +86,16 @@ __all__ = [
     "VariantBenchmark", "PipelineResult", "RESULT_TYPES",
     # the run folder
     "RunState", "RunLayout", "STAGES", "RESUMABLE", "VARIANTS", "Variant", "PREFERRED", "REFERENCE", "TEACHER",
-    "variant_name", "is_model", "read_lr_curve",
+    "variant_name", "is_model", "read_lr_curve", "RunSummary", "find_runs", "is_run_folder", "summarize_run",
     # data and models for the Data and Distill steps
     "DataPreview", "DataAnalysis", "preview_data", "analyse_data", "augment_preview", "model_layer_count",
     "classical_preview", "plan_training", "teacher_plan", "format_duration", "format_score", "format_difference",
     # prediction
     "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
-    "texts_file_columns", "PredictionWriter",
+    "texts_file_columns", "PredictionWriter", "OUTPUT_SUFFIXES", "TextsFile", "open_texts_file", "row_text", "file_sheets", "predict_rows",
+    "GoldLabels", "GoldScore", "score_rows",
+    # deployment
+    "export_bundle", "BundleResult",
     # projects, folders, process
     "ProjectConfig", "load_config", "field_help", "BUNDLED_MINILM", "OPTIMIZE_VARIANTS", "demo_config",
     "demo_project_path", "write_starter", "resources_dir", "log_dir", "user_data_dir", "CancelToken", "is_main_process",

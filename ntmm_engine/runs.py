@@ -8,6 +8,8 @@ and manifest (:class:`~ntmm_engine.core.runfolder.RunFolder`) the jobs write.
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,73 @@ class RunState:
             lines.append(f"{r['model']:<20} {format_score(r['macro_f1'], r['macro_f1_ci']):<30} {lat}")
         lines += ["Warning: " + w for w in self.warnings()]
         return "\n".join(lines)
+
+# ------------------------------------------------------------------ comparing runs
+@dataclass
+class RunSummary(Record):
+    """One run folder's key figures, for the app's Runs view (runs side by side)."""
+
+    path: str
+    project: str = ""
+    updated: str = ""  # newest finish time in the manifest
+    stages: dict[str, str] = field(default_factory=dict)  # stage -> status
+    test_macro_f1: dict[str, float] = field(default_factory=dict)  # teacher | student | baseline -> test macro-F1
+    test_accuracy: dict[str, float] = field(default_factory=dict)
+    fastest: str = ""  # the benchmark's fastest variant at batch 1 ...
+    fastest_latency_ms: float | None = None  # ... its median latency
+    fastest_macro_f1: float | None = None
+    fastest_size_bytes: int | None = None
+
+
+def is_run_folder(path: str | Path) -> bool:
+    """True for a folder that holds an NTMM manifest."""
+    return (Path(path) / "manifest.json").is_file()
+
+
+def find_runs(folder: str | Path, depth: int = 2) -> list[Path]:
+    """Run folders at or below ``folder`` (a project folder holds ``runs/``, ``runs-lr1e-4/``...), sorted."""
+    root = Path(folder)
+    found = []
+    for dirpath, dirnames, _files in os.walk(root):
+        here = Path(dirpath)
+        level = len(here.relative_to(root).parts)
+        if is_run_folder(here):
+            found.append(here)
+            dirnames[:] = []  # a run folder's stages hold no runs
+        elif level >= depth:
+            dirnames[:] = []
+        else:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    return sorted(found)
+
+
+def summarize_run(path: str | Path) -> RunSummary:
+    """The key figures of one run folder (reads its manifest and result.json files only)."""
+    state = RunState(ProjectConfig(run_dir=str(Path(path).resolve())))
+    manifest = state.folder.manifest()
+    stages = manifest.get("stages", {}) if isinstance(manifest.get("stages"), dict) else {}
+    s = RunSummary(path=str(Path(path).resolve()), project=str(manifest.get("project", "")), stages=state.stages())
+    s.updated = max((str(v.get("finished") or "") for v in stages.values() if isinstance(v, dict)), default="")
+    test = {}
+    teacher = state.result("teacher")
+    if isinstance(teacher, TrainResult):
+        test["teacher"] = teacher.metrics.get("test", {})
+    distill = state.result("distill")
+    if isinstance(distill, DistillResult):
+        for name, part in (("student", distill.student), ("baseline", distill.baseline)):
+            if part is not None:
+                test[name] = part.metrics.get("test", {})
+        test.setdefault("teacher", distill.teacher_metrics.get("test", {}))
+    for name, m in test.items():
+        if isinstance(m.get("macro_f1"), (int, float)):
+            s.test_macro_f1[name] = float(m["macro_f1"])
+        if isinstance(m.get("accuracy"), (int, float)):
+            s.test_accuracy[name] = float(m["accuracy"])
+    bench = state.result("benchmark")
+    if isinstance(bench, BenchmarkResult):
+        timed = [r for r in bench.rows if r.status == "ok" and r.latency_ms_median is not None]
+        if timed:
+            best = min(timed, key=lambda r: r.latency_ms_median)
+            s.fastest, s.fastest_latency_ms = best.variant, best.latency_ms_median
+            s.fastest_macro_f1, s.fastest_size_bytes = best.macro_f1, best.size_bytes
+    return s

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ntmm_engine import api
 from ntmm_engine.core.errors import ConfigError
@@ -37,10 +37,19 @@ class BenchmarkPage(JobStepPage):
         self.found_note.setWordWrap(True)
         self.box_layout.addWidget(self.found_note)
         self.form = ConfigForm(ctx.project, "benchmark", exclude=("variants",), default_group="Settings")
+        self.runs_button = QPushButton("Compare r&uns…")
+        self.runs_button.setToolTip("This project's run folders and others side by side: test macro-F1 of teacher, "
+                                    "student and baseline, the fastest model (File → Compare runs, Ctrl+Shift+U)")
+        self.runs_button.clicked.connect(lambda: ctx.window.show_runs())
+        runs_row = QWidget()
+        rr = QHBoxLayout(runs_row)
+        rr.setContentsMargins(0, 0, 0, 0)
+        rr.addWidget(self.runs_button)
+        rr.addStretch(1)
         self.progress = VariantProgress()
         self.results = ResultsView(lambda: self.project.state().layout.stage_dir("benchmark") if self.project.is_open else None,
                                    lambda: self.project.state().layout.benchmark_md if self.project.is_open else None)
-        self.set_body([box, self.form], [self.progress, self.results])
+        self.set_body([box, self.form, runs_row], [self.progress, self.results])
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -52,7 +53,7 @@ class DataPage(StepPage):
         files = QGroupBox("Data files", left)
         ff = QFormLayout(files)
         self.paths: dict[str, PathEdit] = {}
-        for name, label, ph in (("train", "&Training data", "file, save_to_disk folder or hub name"),
+        for name, label, ph in (("train", "&Training data", "CSV, Excel, JSON… file, save_to_disk folder or hub name"),
                                 ("validation", "&Validation", "empty = split off the training data"),
                                 ("test", "T&est", "empty = split off the training data"),
                                 ("label_names", "Label na&mes", "optional CSV: id, name")):
@@ -63,6 +64,13 @@ class DataPage(StepPage):
             lab.setBuddy(pe.edit)
             ff.addRow(lab, pe)
             self.paths[name] = pe
+        self.sheet_edit = QLineEdit()
+        self.sheet_edit.setPlaceholderText("empty = the first sheet (Excel and OpenDocument files)")
+        self.sheet_edit.setToolTip(field_help("data", "sheet"))
+        self.sheet_edit.editingFinished.connect(self._sheet_edited)
+        sheet_label = QLabel("&Sheet")
+        sheet_label.setBuddy(self.sheet_edit)
+        ff.addRow(sheet_label, self.sheet_edit)
         lv.addWidget(files)
 
         cols = QGroupBox("Columns", left)
@@ -182,6 +190,7 @@ class DataPage(StepPage):
         for name, pe in self.paths.items():
             pe.base_dir = base
             pe.setText(getattr(d, name))
+        self.sheet_edit.setText(d.sheet)
         for form in self.forms():
             form.refresh()
         self.preview_data = self.analysis = None
@@ -215,6 +224,12 @@ class DataPage(StepPage):
             self.schedule_analysis()
         self.ctx.window.refresh_steps()
 
+    def _sheet_edited(self) -> None:
+        value = self.sheet_edit.text().strip()
+        if value != self.project.config.data.sheet:
+            self.project.set("data.sheet", value)
+            self.reload()
+
     def _set_column(self, dotted: str, combo: QComboBox) -> None:
         value = combo.currentData() or ""
         try:
@@ -243,7 +258,7 @@ class DataPage(StepPage):
             self._show_preview(None)
             return
         self.preview_status.setText(f"Reading {cfg.data.train} …")
-        self.ctx.tasks.submit("data-preview", api.preview_data, cfg.data.train, cfg.base_dir,
+        self.ctx.tasks.submit("data-preview", api.preview_data, cfg.data.train, cfg.base_dir, sheet=cfg.data.sheet,
                               on_done=self._preview_done, on_error=self._preview_failed)
 
     def _preview_done(self, data: api.DataPreview) -> None:
@@ -275,7 +290,8 @@ class DataPage(StepPage):
             self.table.resizeColumnsToContents()
             for j in range(len(cols)):
                 self.table.setColumnWidth(j, min(self.table.columnWidth(j), 380))
-            self.preview_status.setText(f"{data.n_rows} rows, {len(cols)} columns – showing the first {len(rows)}.")
+            self.preview_status.setText(f"{data.n_rows} rows, {len(cols)} columns – showing the first {len(rows)}."
+                                        + (f"\nRead as: {data.format}." if data.format else ""))
         detected = data.detected if data else ("", "")
         for combo, current, det in ((self.text_combo, self.project.config.data.text_column, detected[0]),
                                     (self.label_combo, self.project.config.data.label_column, detected[1])):

@@ -38,7 +38,7 @@ RECIPE_FIELDS = ["epochs", "learning_rate", "batch_size", "gradient_accumulation
                  "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "warmup_ratio", "lr_scheduler",
                  "label_smoothing", "max_grad_norm", "precision", "device", "early_stopping_patience",
                  "early_stopping_metric", "early_stopping_threshold", "evaluations", "logging_steps", "save_total_limit",
-                 "trust_remote_code"]
+                 "report_to", "trust_remote_code"]
 DISTILL_FIELDS = ["temperature", "alpha", "cosine_weight", "mse_weight", "cache_teacher", "baseline", "seeds"]
 FRESH_FIELDS = ["fresh_layers", "fresh_hidden_size", "fresh_heads", "fresh_intermediate_size"]
 

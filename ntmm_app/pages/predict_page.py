@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -25,13 +25,16 @@ from PySide6.QtWidgets import (
 )
 
 from ntmm_engine import api
+from ntmm_engine.core.errors import NTMMError
 
 from .. import errors
 from ..widgets.metrics_view import number_item, read_only_table, text_item
 from .base import AppContext, StepPage
 
 DEBOUNCE_MS = 300
-TEXT_FILTER = "Texts (*.csv *.tsv *.txt *.jsonl *.ndjson *.json);;All files (*)"
+TEXT_FILTER = ("Texts and tables (*.csv *.tsv *.txt *.jsonl *.ndjson *.json *.xlsx *.xlsm *.xls *.ods *.gz *.bz2 *.zip);;"
+               "All files (*)")
+SAVE_FILTERS = {"CSV (*.csv)": ".csv", "Excel (*.xlsx)": ".xlsx", "JSON Lines (*.jsonl)": ".jsonl"}
 
 
 # ------------------------------------------------------- worker functions
@@ -39,13 +42,28 @@ def predict_texts(predictor: api.Predictor, texts: list[str], on_progress=None) 
     return predictor.predict(texts, batch_size=32, on_progress=on_progress)
 
 
-def read_texts(path: str, column: str = "", model_column: str | None = None) -> dict[str, Any]:
-    """Texts of a CSV/TSV, TXT (one per line), JSON or JSONL file, plus the file's columns for the column
-    chooser (worker thread). The column: ``column`` if chosen, else the model's training column if the file
+def read_texts(path: str, column: str = "", model_column: str | None = None, sheet: str = "") -> dict[str, Any]:
+    """The rows of a file to classify (worker thread), with its columns for the column chooser, its sheets
+    and how it was read. The column: ``column`` if chosen, else the model's training column if the file
     has it, else the one the engine detects, as ``ntmm predict --file`` does."""
-    columns, detected = api.texts_file_columns(path, prefer=model_column)
-    used = column if column in columns else (detected or "")
-    return {"texts": api.read_texts_file(path, used or None), "column": used, "columns": columns}
+    try:
+        f = api.open_texts_file(path, column or None, prefer=model_column, sheet=sheet)
+    except NTMMError as exc:
+        sheets = api.file_sheets(path)
+        if len(sheets) < 2:
+            raise
+        return {"error": str(exc), "sheets": sheets, "sheet": sheet or sheets[0]}  # another sheet may hold the texts
+    rows = list(f.rows)
+    index = [i for i, r in enumerate(rows) if api.row_text(r, f.text_column)]
+    return {"rows": rows, "texts": [api.row_text(rows[i], f.text_column) for i in index], "index": index,
+            "columns": [] if f.plain else f.columns, "row_columns": f.columns, "column": "" if f.plain else f.text_column,
+            "format": f.format, "sheets": f.sheets}
+
+
+def score_batch(rows: list[dict[str, Any]], preds: list[Any], columns: list[str], column: str,
+                label_names: list[str]) -> Any:
+    """Accuracy and macro-F1 against a column holding the model's classes, if the file has one."""
+    return api.score_rows(rows, preds, columns, column, label_names) if column else None
 
 
 class ModelSlot(QGroupBox):
@@ -186,7 +204,8 @@ class PredictPage(StepPage):
     key = "predict"
     title = "Predict"
     description = ("Try a model: type a note and see the predicted class with the probability of each class, "
-                   "or classify a whole file and save the predictions as CSV.")
+                   "or classify a whole file (CSV, Excel, JSON) and save it with the predictions added. "
+                   "Export a bundle to deploy the model without NTMM.")
     blocks_body = False
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -196,10 +215,20 @@ class PredictPage(StepPage):
         self.slot_b = ModelSlot(self, "Second model", "b")
         self.slot_b.hide()
         self.compare = QCheckBox("Com&pare with a second model")
+        self.export_button = QPushButton("Export bun&dle…")
+        self.export_button.setToolTip("Write a folder that runs this model with onnxruntime, tokenizers and numpy only: "
+                                      "model.onnx, tokenizer.json, labels, predict.py, requirements.txt, a model card "
+                                      "(as ntmm export)")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export_bundle)
         top.addWidget(self.slot_a, 1)
         top.addWidget(self.slot_b, 1)
         self.body_layout.addLayout(top)
-        self.body_layout.addWidget(self.compare)
+        options = QHBoxLayout()
+        options.addWidget(self.compare)
+        options.addStretch(1)
+        options.addWidget(self.export_button)
+        self.body_layout.addLayout(options)
 
         self.tabs = QTabWidget()
         # ---- typed text
@@ -226,13 +255,23 @@ class PredictPage(StepPage):
         bl = QVBoxLayout(batch)
         row = QHBoxLayout()
         self.open_file = QPushButton("&Open file…")
-        self.open_file.setToolTip("A CSV/TSV/JSON/JSONL file (its text column) or a TXT file with one text per line")
-        self.save_csv = QPushButton("Save &CSV…")
-        self.save_csv.setEnabled(False)
+        self.open_file.setToolTip("A CSV/TSV/TXT, JSON/JSONL or Excel/ODS file (plain or .gz/.bz2/.zip): its text column "
+                                  "is classified; or a TXT file with one text per line")
+        self.save_button = QPushButton("Sa&ve results…")
+        self.save_button.setToolTip("Save every input column with pred_label, pred_score and p_<class> (CSV, Excel or JSON Lines), "
+                                 "the same columns as ntmm predict --out")
+        self.save_button.setEnabled(False)
         self.batch_status = QLabel("")
+        self.batch_status.setWordWrap(True)
+        self.batch_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.batch_progress = QProgressBar()
         self.batch_progress.setRange(0, 1)
         self.batch_progress.setValue(0)
+        self.sheet_combo = QComboBox()
+        self.sheet_combo.setToolTip("The sheet of the workbook to classify")
+        self.sheet_combo.activated.connect(self._sheet_chosen)
+        self.sheet_label = QLabel("Sh&eet")
+        self.sheet_label.setBuddy(self.sheet_combo)
         self.column_combo = QComboBox()
         self.column_combo.setToolTip("The column that holds the texts (detected when the file is read)")
         self.column_combo.setEnabled(False)
@@ -242,10 +281,13 @@ class PredictPage(StepPage):
         column_label.setBuddy(self.column_combo)
         self.batch_path = ""
         row.addWidget(self.open_file)
+        row.addWidget(self.sheet_label)
+        row.addWidget(self.sheet_combo)
         row.addWidget(column_label)
         row.addWidget(self.column_combo)
         row.addWidget(self.batch_progress, 1)
-        row.addWidget(self.save_csv)
+        row.addWidget(self.save_button)
+        self._show_sheets([])
         bl.addLayout(row)
         bl.addWidget(self.batch_status)
         self.batch_table = read_only_table(self, ["Text", "Label", "Confidence"])
@@ -261,9 +303,11 @@ class PredictPage(StepPage):
         self.text.textChanged.connect(self._timer.start)
         self.compare.toggled.connect(self._compare_toggled)
         self.slot_a.loaded.connect(self.predict_now)
+        self.slot_a.loaded.connect(lambda: self.export_button.setEnabled(True))
         self.slot_b.loaded.connect(self.predict_now)
         self.open_file.clicked.connect(self.choose_batch_file)
-        self.save_csv.clicked.connect(self.save_batch)
+        self.save_button.clicked.connect(self.save_batch)
+        self.batch: dict[str, Any] = {}  # what read_texts returned for the file shown
         self.batch_texts: list[str] = []
         self.batch_results: dict[str, list[Any]] = {}
         self._needs_model_refresh = True
@@ -344,24 +388,45 @@ class PredictPage(StepPage):
             s.set_last_folder("data", path)
             self.predict_file(path)
 
-    def predict_file(self, path: str, column: str = "") -> None:
+    def predict_file(self, path: str, column: str = "", sheet: str = "") -> None:
         if self.slot_a.predictor is None:
             errors.show_error(self.ctx.window, "No model", "Load a model first.")
             return
+        if path != self.batch_path:
+            self._show_sheets([])
         self.batch_path = path
         self.batch_status.setText(f"Reading {path} …")
-        self.save_csv.setEnabled(False)
-        self.ctx.tasks.submit("predict-read", read_texts, path, column, self.slot_a.predictor.text_column,
+        self.save_button.setEnabled(False)
+        self.ctx.tasks.submit("predict-read", read_texts, path, column, self.slot_a.predictor.text_column, sheet,
                               on_done=self._texts_read,
                               on_error=lambda m, d: (self.batch_status.setText("Could not read the file."),
                                                      errors.show_error(self.ctx.window, "Cannot read the file", m, d)))
 
+    def _show_sheets(self, sheets: list[str], current: str = "") -> None:
+        self.sheet_combo.clear()
+        self.sheet_combo.addItems(sheets)
+        if current:
+            self.sheet_combo.setCurrentText(current)
+        for w in (self.sheet_combo, self.sheet_label):
+            w.setVisible(len(sheets) > 1)
+
+    def _sheet_chosen(self, _index: int) -> None:
+        if self.batch_path:
+            self.predict_file(self.batch_path, "", self.sheet_combo.currentText())
+
     def _column_chosen(self, _index: int) -> None:
         column = self.column_combo.currentText()
         if self.batch_path and column:
-            self.predict_file(self.batch_path, column)
+            self.predict_file(self.batch_path, column, self.sheet_combo.currentText())
 
     def _texts_read(self, data: dict[str, Any]) -> None:
+        if "error" in data:  # this sheet holds no texts: say so, and let the user pick another
+            self._show_sheets(data["sheets"], data["sheet"])
+            self.batch_status.setText(f"Sheet '{data['sheet']}': {data['error']} Choose another sheet.")
+            return
+        self.batch = data
+        sheet = data["format"].split("sheet '", 1)[1].split("'", 1)[0] if "sheet '" in data["format"] else ""
+        self._show_sheets(data.get("sheets") or [], sheet)
         self.column_combo.clear()
         self.column_combo.addItems(data.get("columns") or [])
         self.column_combo.setCurrentText(data["column"])
@@ -390,7 +455,7 @@ class PredictPage(StepPage):
         if any(k not in self.batch_results for k in wanted):
             return
         self.batch_progress.setValue(self.batch_progress.maximum())
-        keys = [k for k in ("a", "b") if k in self.batch_results]
+        keys = self.result_keys()
         cols = ["Text"]
         for k in keys:
             suffix = "" if len(keys) == 1 else (" (model)" if k == "a" else " (second)")
@@ -423,37 +488,83 @@ class PredictPage(StepPage):
         msg = f"{len(self.batch_texts)} texts" + (f" (column {column})" if column else "") + " classified."
         if len(keys) == 2 and self.batch_texts:
             msg += f" The two models agree on {agree / len(self.batch_texts):.1%}."
+        for k in keys:  # scored against the input's own labels, when a column holds the model's classes
+            slot = self.slot_a if k == "a" else self.slot_b
+            score = score_batch(self.batch["rows"], self.aligned(k), self.batch["row_columns"], self.batch["column"],
+                                list(slot.predictor.label_names)) if slot.predictor is not None else None
+            if score is not None:
+                lead = "Against" if len(keys) == 1 else ("Model against" if k == "a" else "Second model against")
+                msg += (f" {lead} column '{score.column}' ({score.rows} rows): accuracy {score.accuracy:.1%}, "
+                        f"macro-F1 {score.macro_f1:.3f}.")
+        msg += f" Read as {self.batch['format']}."
         self.batch_status.setText(msg)
-        self.save_csv.setEnabled(True)
+        self.save_button.setEnabled(True)
+
+    def result_keys(self) -> list[str]:
+        return [k for k in ("a", "b") if k in self.batch_results]
+
+    def aligned(self, key: str) -> list[Any]:
+        """Model ``key``'s predictions, one per row of the file (None for a row without a text)."""
+        out: list[Any] = [None] * len(self.batch["rows"])
+        for i, pred in zip(self.batch["index"], self.batch_results[key]):
+            out[i] = pred
+        return out
 
     def save_batch(self) -> None:
         if not self.batch_results:
             return
         s = self.ctx.settings
-        path, _ = QFileDialog.getSaveFileName(self, "Save predictions", str(Path(s.last_folder("data")) / "predictions.csv"),
-                                              "CSV (*.csv)")
-        if path:
-            s.set_last_folder("data", path)
-            try:
-                self.write_csv(path)
-            except OSError as exc:
-                errors.show_error(self.ctx.window, "Cannot save", f"Cannot write {path}: {exc.strerror or exc}")
+        stem = Path(self.batch_path).name.split(".")[0] if self.batch_path else "texts"
+        start = str(Path(s.last_folder("predictions", s.last_folder("data"))) / f"{stem}-predictions.csv")
+        path, chosen = QFileDialog.getSaveFileName(self, "Save predictions", start, ";;".join(SAVE_FILTERS))
+        if not path:
+            return
+        if Path(path).suffix.lower() not in SAVE_FILTERS.values():
+            path += SAVE_FILTERS.get(chosen, ".csv")
+        s.set_last_folder("predictions", path)
+        try:
+            n = self.write_results(path)
+        except NTMMError as exc:
+            errors.show_error(self.ctx.window, "Cannot save the predictions", str(exc))
+            return
+        self.batch_status.setText(f"Saved {n} rows with predictions to {path}.")
+        QMessageBox.information(self, "Predictions saved", f"Saved {n} rows to\n{path}\n\nEvery column of the file is kept; "
+                                "pred_label, pred_score and p_<class> follow (pred_label_2… for the second model).")
 
-    def write_csv(self, path: str) -> None:
-        keys = [k for k in ("a", "b") if k in self.batch_results]
-        first = self.batch_results[keys[0]]
-        class_names = list(first[0].probabilities) if first else []
-        header = ["text"]
-        for k in keys:
-            pre = "" if k == "a" else "second_"
-            header += [f"{pre}label", f"{pre}confidence"] + [f"{pre}p_{c}" for c in class_names]
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            for i, text in enumerate(self.batch_texts):
-                row: list[Any] = [text]
-                for k in keys:
-                    pred = self.batch_results[k][i]
-                    label, probs = pred.label, pred.probabilities
-                    row += [label, f"{probs.get(label, 0.0):.6f}"] + [f"{probs.get(c, 0.0):.6f}" for c in class_names]
-                w.writerow(row)
+    def write_results(self, path: str) -> int:
+        """Every row of the file with each model's predictions, through the engine's writer (as ntmm predict --out)."""
+        keys = self.result_keys()
+        names = list(self.slot_a.predictor.label_names) if self.slot_a.predictor is not None else \
+            list(self.batch_results[keys[0]][0].probabilities)
+        with api.PredictionWriter(path, names, self.batch["row_columns"], models=len(keys)) as w:
+            w.write(self.batch["rows"], *[self.aligned(k) for k in keys])
+        return w.count
+
+    # -------------------------------------------------------------- bundle
+    def export_bundle(self) -> None:
+        model = self.slot_a.path
+        if not model:
+            return
+        s = self.ctx.settings
+        folder = QFileDialog.getExistingDirectory(self, "Export a deployable bundle into (an empty or new folder)",
+                                                  s.last_folder("bundles", s.last_folder("models")))
+        if not folder:
+            return
+        s.set_last_folder("bundles", folder)
+        target = Path(folder)
+        if target.is_dir() and any(target.iterdir()) and not (target / "ntmm_bundle.json").is_file():
+            target = target / f"{Path(model).name}-bundle"  # a folder with other things: the bundle goes inside
+        self.export_button.setEnabled(False)
+        self.slot_a.status.setText(f"Exporting the bundle of {model} to {target} …")
+        self.ctx.tasks.submit("predict-export-bundle", api.export_bundle, model, str(target),
+                              on_done=self._bundle_done, on_error=self._bundle_failed)
+
+    def _bundle_done(self, result: api.BundleResult) -> None:
+        self.export_button.setEnabled(True)
+        self.slot_a.status.setText(f"Bundle written to {result.folder}")
+        QMessageBox.information(self, "Bundle exported", result.summary_text())
+
+    def _bundle_failed(self, message: str, details: str) -> None:
+        self.export_button.setEnabled(True)
+        self.slot_a.status.setText("The bundle was not written.")
+        errors.show_error(self.ctx.window, "Cannot export the bundle", message, details)

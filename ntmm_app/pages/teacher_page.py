@@ -14,7 +14,7 @@ from ..widgets.live_plot import LiveTrainingView
 from ..widgets.path_edit import PathEdit
 from .base import AppContext, TrainingStepPage
 
-RECIPE_GROUPS = ("Optimization", "Schedule", "Regularization", "Early stopping", "Precision & device", "Model")
+RECIPE_GROUPS = ("Optimization", "Schedule", "Regularization", "Early stopping", "Precision & device", "Tracking", "Model")
 MODEL_KINDS = [("bundled", "Bundled MiniLM (all-MiniLM-L6-v2, offline)"), ("folder", "Local model folder"),
                ("hub", "Hugging Face hub name")]
 

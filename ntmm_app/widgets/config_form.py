@@ -44,7 +44,7 @@ LABEL_OVERRIDES = {
     "gradient_accumulation_steps": "Accumulation steps", "early_stopping_patience": "Patience",
     "early_stopping_metric": "Watched metric", "early_stopping_threshold": "Min. improvement",
     "drop_cross_split_duplicates": "Drop cross-split duplicates", "augment_copies": "Augmented copies",
-    "augment_p": "Change probability", "augment_ops": "Operations",
+    "augment_p": "Change probability", "augment_ops": "Operations", "report_to": "Report to",
 }
 
 

@@ -138,6 +138,13 @@ def cmd_predict(args) -> int:
     return predict_cli(args)
 
 
+def cmd_export(args) -> int:
+    result = api.export_bundle(args.model, args.out, opset=args.opset,
+                               on_progress=None if args.quiet else lambda m: print(f"{m}...", file=sys.stderr))
+    print(result.summary_text())
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable, str]] = {
     "init": (cmd_init, "write a starter project config"),
     "data": (cmd_data, "check the data: report, training plan and time, classical baseline scores"),
@@ -148,6 +155,7 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
     "pipeline": (cmd_pipeline, "run teacher -> distill -> optimize -> benchmark, skipping what is up to date"),
     "lr-find": (cmd_lr_find, "learning-rate range test on the teacher: suggests teacher.learning_rate"),
     "predict": (cmd_predict, "predict labels for texts with any NTMM model"),
+    "export": (cmd_export, "write a deployable bundle: ONNX model, tokenizer, predict.py needing only onnxruntime"),
 }
 
 
@@ -166,11 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "predict":
             sp.add_argument("texts", nargs="*", help="texts to classify")
             sp.add_argument("--model", required=True, help="model folder or .onnx file")
-            sp.add_argument("--file", help="CSV, TXT (one text a line) or JSONL file of texts")
-            sp.add_argument("--column", help="text column of a CSV/JSONL file (default: detect)")
-            sp.add_argument("--out", help="write predictions to a .csv or .json file")
+            sp.add_argument("--file", help="CSV/TSV/TXT (one text a line, or a table), JSON/JSONL or Excel/ODS file of texts, "
+                                           "plain or compressed (.gz, .bz2, .zip)")
+            sp.add_argument("--column", help="text column of the file (default: the model's, else detected)")
+            sp.add_argument("--sheet", help="sheet of an Excel/ODS file (default: the first)")
+            sp.add_argument("--out", help="write every input column plus the predictions to a .csv, .tsv, .xlsx, .jsonl or .json file")
             sp.add_argument("--batch-size", type=int, default=32)
             sp.add_argument("--allow-pickle", action="store_true", help="allow loading pickled weights with weights_only=True")
+            continue
+        if name == "export":
+            sp.add_argument("--model", required=True, help="model folder or .onnx file (ONNX, or a PyTorch folder to export)")
+            sp.add_argument("--out", required=True, help="the bundle folder to write (new, empty, or an earlier bundle)")
+            sp.add_argument("--opset", type=int, default=17, help="ONNX opset when a PyTorch model is exported (default 17)")
+            sp.add_argument("--quiet", "-q", action="store_true", help="print only the result")
             continue
         sp.add_argument("--config", "-c", required=True, help="project config (YAML or JSON)")
         sp.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one setting (repeatable)")

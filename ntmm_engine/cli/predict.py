@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 import sys
-from typing import Iterable
+from typing import Any, Iterator
 
-from ..api import Prediction, PredictionWriter, iter_texts_file, load_predictor, model_text_column
+from ..api import GoldLabels, Prediction, PredictionWriter, load_predictor, model_text_column, open_texts_file, predict_rows
 from ..core.errors import DataError
 
 PRINT_LIMIT = 50  # with --out, predictions are also printed when there are at most this many
@@ -17,33 +17,42 @@ def predict_cli(args) -> int:
 
     Streams: the file is read, predicted and written batch by batch, so memory
     stays flat however long the file is; progress goes to stderr on a terminal.
+    The output keeps every input column and adds the prediction columns; when a
+    column holds the model's classes, accuracy and macro-F1 against it are printed.
     """
     from tqdm import tqdm
 
-    texts: Iterable[str] = [t for t in (getattr(args, "texts", None) or [])]
+    columns, text_column = ["text"], "text"
+    rows: Iterator[dict[str, Any]] = iter([])
     if getattr(args, "file", None):
         # the column the model was trained on, when the file has it; else the detector training uses
-        texts = itertools.chain(texts, iter_texts_file(args.file, getattr(args, "column", None),
-                                                       prefer=model_text_column(args.model)))
-    texts = iter(texts)
-    first = next(texts, None)  # reads the file's head: a bad file fails before the model loads
+        f = open_texts_file(args.file, getattr(args, "column", None), prefer=model_text_column(args.model),
+                            sheet=getattr(args, "sheet", None) or "")  # reads the head: a bad file fails before the model loads
+        columns, text_column, rows = f.columns, f.text_column, f.rows
+    given = ({**dict.fromkeys(columns), text_column: t} for t in (getattr(args, "texts", None) or []))
+    rows = itertools.chain(given, rows)
+    first = next(rows, None)
     if first is None:
         raise DataError("No texts to predict.", hint="give texts as arguments or --file texts.csv")
     predictor = load_predictor(args.model, allow_pickle=bool(getattr(args, "allow_pickle", False)))
     batch_size = int(getattr(args, "batch_size", 32) or 32)
     out = getattr(args, "out", None)
     shown: list[tuple[str, Prediction]] = []
-    writer = PredictionWriter(out, predictor.label_names) if out else None
+    writer = PredictionWriter(out, predictor.label_names, columns) if out else None
+    gold = GoldLabels(columns, text_column, predictor.label_names) if getattr(args, "file", None) else None
     bar = tqdm(unit=" texts", desc="predicting", file=sys.stderr, disable=None if out else True, mininterval=1.0)
     try:
-        for batch, preds in predictor.predict_stream(itertools.chain([first], texts), batch_size=batch_size):
+        for batch, preds in predict_rows(predictor, itertools.chain([first], rows), text_column, batch_size):
+            pairs = [(str(r.get(text_column)), p) for r, p in zip(batch, preds) if p is not None]
             if writer is not None:
                 writer.write(batch, preds)
                 if len(shown) <= PRINT_LIMIT:
-                    shown.extend(zip(batch, preds))
+                    shown.extend(pairs)
             else:
-                for t, pr in zip(batch, preds):
+                for t, pr in pairs:
                     _print_prediction(t, pr)
+            if gold is not None:
+                gold.add(batch, preds)
             bar.update(len(batch))
         bar.close()
         if writer is not None:
@@ -54,10 +63,14 @@ def predict_cli(args) -> int:
             writer._discard()
         raise
     if writer is not None:
-        print(f"Wrote {writer.count} prediction(s) to {out}", file=sys.stderr)
+        print(f"Wrote {writer.count} row(s) with predictions to {out}"
+              + (f" ({writer.cut_cells} cell(s) cut at Excel's 32,767 characters)" if writer.cut_cells else ""), file=sys.stderr)
         if writer.count <= PRINT_LIMIT:
             for t, pr in shown:
                 _print_prediction(t, pr)
+    score = gold.score() if gold is not None else None
+    if score is not None:
+        print(score.summary(), file=sys.stderr)
     return 0
 
 

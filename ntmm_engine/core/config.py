@@ -49,9 +49,10 @@ def opt(default: Any, help: str, *, min: float | None = None, max: float | None 
 
 @dataclass
 class DataConfig:
-    train: str = opt("", "Training data: a CSV/TSV/JSON/JSONL/Parquet file, a datasets.save_to_disk folder, or a Hugging Face hub dataset name.", path=True)
+    train: str = opt("", "Training data: a CSV/TSV/TXT (comma, semicolon, tab or pipe), JSON/JSONL, Excel/OpenDocument (.xlsx, .xls, .ods) or Parquet file, plain or compressed (.gz, .bz2, a .zip with one table); a datasets.save_to_disk folder; or a Hugging Face hub dataset name.", path=True)
     validation: str = opt("", "Optional validation file; empty = split it off the training data.", path=True)
     test: str = opt("", "Optional test file; empty = split it off the training data.", path=True)
+    sheet: str = opt("", "Sheet of an Excel/OpenDocument file (training, validation and test); empty = the first sheet.")
     text_column: str = opt("", "Column holding the text; empty = detect (longest free-text column).")
     label_column: str = opt("", "Column holding the label; empty = detect (low-cardinality column).")
     label_names: str = opt("", "Optional CSV mapping label ids to names (two columns: id, name).", path=True)
@@ -97,6 +98,8 @@ class RecipeConfig:
     early_stopping_threshold: float = opt(0.0, "Smallest change that counts as an improvement.", min=0.0, max=1.0, group="Early stopping", advanced=True)
     logging_steps: int = opt(5, "Optimizer steps between training-log events.", min=1, max=100000, group="Schedule", advanced=True, result=False)
     save_total_limit: int = opt(2, "Checkpoints kept on disk (the best one is always kept).", min=1, max=100, group="Schedule", advanced=True, result=False)
+    report_to: str = opt("none", "Also log the training curves, the distillation loss parts and the final metrics to TensorBoard (<run>/tensorboard) or MLflow (a local file store, <run>/mlruns); both offline. Needs pip install ntmm[tensorboard] or ntmm[mlflow].",
+                         choices=("none", "tensorboard", "mlflow"), group="Tracking", result=False)
 
 
 @dataclass

@@ -12,6 +12,7 @@ spelled in one place::
       optimize/   student_torch_int8/ student_onnx/ student_onnx_int8/ parity.json history.jsonl result.json
       benchmark/  benchmark.json benchmark.md history.jsonl result.json
       lr_find/    lr_find.json
+      tensorboard/<job>/  mlruns/         with report_to: TensorBoard event files per job, the MLflow file store
 
 Pure path arithmetic: nothing here reads a file except :meth:`RunLayout.models`
 and :func:`is_model`, which look whether a model is present.
@@ -145,3 +146,17 @@ class RunLayout:
     @property
     def lr_find_file(self) -> Path:
         return self.root / "lr_find" / "lr_find.json"
+
+    # -- experiment tracking (report_to)
+    def tensorboard_dir(self, job: str) -> Path:
+        """TensorBoard event files of one training job (teacher, distill, baseline): ``--logdir <run>/tensorboard``."""
+        return self.root / "tensorboard" / job
+
+    @property
+    def mlruns_dir(self) -> Path:
+        """The MLflow file store of the run folder."""
+        return self.root / "mlruns"
+
+    def mlflow_run_file(self, stage: str, job: str) -> Path:
+        """The MLflow run id of a training job, so that a resumed run logs into the same MLflow run."""
+        return self.stage_dir(stage) / f"{job}.mlflow_run.json"

@@ -41,7 +41,7 @@ def find_text_column(values: dict[str, list[Any]], *, exclude: tuple[str, ...] =
             continue
         mean_len = float(np.mean([len(v) for v in free])) if free else 0.0
         # A short column named like a label (label, class, ...) is the label, not the text.
-        if _label_like_name(c) and mean_len < 20:
+        if label_like_name(c) and mean_len < 20:
             continue
         if mean_len > best_len:
             best, best_len = c, mean_len
@@ -70,7 +70,7 @@ def detect_columns(ds, text_column: str = "", label_column: str = "", *, source:
             if not vals or any(isinstance(v, (list, dict)) for v in vals[:50]):
                 continue
             n_unique = len({str(v) for v in vals})
-            hinted = _label_like_name(c)
+            hinted = label_like_name(c)
             if n_unique <= max(2, min(MAX_CLASSES, len(vals) // 2)) or hinted:
                 candidates.append((not hinted, n_unique, c))
         if not candidates:
@@ -80,7 +80,7 @@ def detect_columns(ds, text_column: str = "", label_column: str = "", *, source:
     return text_column, label_column
 
 
-def _label_like_name(column: str) -> bool:
+def label_like_name(column: str) -> bool:
     return column.lower() in LABEL_NAME_HINTS or "label" in column.lower()
 
 

@@ -22,7 +22,7 @@ from ..core.config import DataConfig
 from ..core.errors import DataError
 from ..core.results import Record
 from .columns import MAX_CLASSES, _is_number, detect_columns
-from .readers import load_table
+from .readers import read_source
 
 
 @dataclass
@@ -39,6 +39,7 @@ class DataReport(Record):
     max_length: int = 0
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)  # split -> how its file was read ("semicolon-separated, UTF-8")
     fingerprint: str = ""
     augmentation: dict[str, Any] = field(default_factory=dict)  # set by augment.augment_split
 
@@ -62,6 +63,8 @@ class DataReport(Record):
             lines.append(f"Augmentation: {a.get('added_rows', 0)} augmented training row(s) added "
                          f"({a.get('copies')} cop{'y' if a.get('copies') == 1 else 'ies'} per example, p={a.get('p')}, "
                          f"ops {', '.join(a.get('ops', []))})")
+        for split, how in self.formats.items():
+            lines.append(f"Read {split} as: {how}")
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -78,7 +81,7 @@ class PreparedData:
 
 
 # ----------------------------------------------------------------- labels
-def _label_key(v: Any) -> str | None:
+def label_key(v: Any) -> str | None:
     """Normalise a raw label: 1, 1.0 and "1.0" are the same class; NaN/empty is missing."""
     if v is None:
         return None
@@ -127,7 +130,7 @@ def read_label_names(path: str | Path) -> dict[str, str]:
             if row:
                 raise DataError(f"{path}, row {i}: expected two columns (id, name).")
             continue
-        key = _label_key(row[0])
+        key = label_key(row[0])
         if i == 1 and not _is_number(row[0]) and key not in out:
             # header row such as "condition_label,condition_name"
             if row[0].lower().endswith(("label", "id")):
@@ -146,9 +149,10 @@ def prepare_data(cfg: DataConfig, *, seed: int = 42, base_dir: str | Path = ".",
     datasets.disable_progress_bars()  # the engine reports progress through events
     say = on_progress or (lambda _m: None)
     say("reading data")
-    raw = load_table(cfg.train, base_dir, what="data.train")
+    raw, how = read_source(cfg.train, base_dir, what="data.train", sheet=cfg.sheet)
     given: dict[str, Any] = {}
     sources = {"train": cfg.train}
+    formats = {"train": how}
     if isinstance(raw, datasets.DatasetDict):
         given = {k: v for k, v in raw.items() if k in ("validation", "test")}
         if "valid" in raw and "validation" not in given:
@@ -157,7 +161,7 @@ def prepare_data(cfg: DataConfig, *, seed: int = 42, base_dir: str | Path = ".",
     for split in ("validation", "test"):
         src = getattr(cfg, split)
         if src:
-            t = load_table(src, base_dir, what=f"data.{split}")
+            t, formats[split] = read_source(src, base_dir, what=f"data.{split}", sheet=cfg.sheet)
             given[split] = t["train"] if isinstance(t, datasets.DatasetDict) else t
             sources[split] = src
     if len(raw) == 0:
@@ -246,7 +250,7 @@ def prepare_data(cfg: DataConfig, *, seed: int = 42, base_dir: str | Path = ".",
                                for s in ("train", "validation", "test")})
     report = DataReport(text_column=text_col, label_column=label_col, label_names=label_names, counts=counts,
                         dropped={s: {k: v for k, v in d.items() if v} for s, d in dropped.items()},
-                        warnings=warnings, sources=sources, max_length=cfg.max_length,
+                        warnings=warnings, sources=sources, formats=formats, max_length=cfg.max_length,
                         fingerprint=fingerprint(split_texts, split_ids, label_names))
     if tokenizer is not None:
         say("measuring token lengths")
@@ -267,7 +271,7 @@ def _clean_rows(texts: list[Any], labels: list[Any], source: str, label_col: str
         if not t:
             drop["empty text"] += 1
             continue
-        key = _label_key(l)
+        key = label_key(l)
         if key is None:
             drop["missing label"] += 1
             continue

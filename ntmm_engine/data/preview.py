@@ -14,7 +14,7 @@ from ..core.errors import DataError, NTMMError
 from ..core.models import load_tokenizer, resolve_model_source
 from .columns import detect_columns
 from .prepare import DataReport, prepare_data, token_lengths
-from .readers import load_table
+from .readers import read_source
 
 PREVIEW_ROWS = 50
 MAX_LENGTH_SAMPLE = 5000  # training texts measured for the token-length chart
@@ -31,6 +31,7 @@ class DataPreview:
     rows: list[list[Any]]
     n_rows: int
     detected: tuple[str, str]  # (text column, label column); ("", "") when they cannot be told
+    format: str = ""  # how the file was read: "semicolon-separated, UTF-8", "Excel workbook, sheet 'Notes'"
 
 
 @dataclass
@@ -42,11 +43,11 @@ class DataAnalysis:
     tokenizer_error: str = ""
 
 
-def preview_data(source: str, base_dir: str, n: int = PREVIEW_ROWS) -> DataPreview:
-    """First rows, columns and detected text/label columns of a data source."""
+def preview_data(source: str, base_dir: str, n: int = PREVIEW_ROWS, sheet: str = "") -> DataPreview:
+    """First rows, columns and detected text/label columns of a data source, and how it was read."""
     import datasets
 
-    ds = load_table(source, base_dir, what="data.train")
+    ds, how = read_source(source, base_dir, what="data.train", sheet=sheet)
     if isinstance(ds, datasets.DatasetDict):
         ds = ds["train"]
     head = ds.select(range(min(n, len(ds)))).to_dict()
@@ -57,7 +58,7 @@ def preview_data(source: str, base_dir: str, n: int = PREVIEW_ROWS) -> DataPrevi
         detected = ("", "")
     n_head = len(head[columns[0]]) if columns else 0
     return DataPreview(columns=columns, rows=[[head[c][i] for c in columns] for i in range(n_head)],
-                       n_rows=len(ds), detected=detected)
+                       n_rows=len(ds), detected=detected, format=how)
 
 
 def tokenizer_for(base_model: str, base_dir: str):

@@ -52,6 +52,7 @@ from ..train.recipe import (
     stop_reason,
     training_arguments,
 )
+from ..train.tracking import Tracking, check_report_to
 from .students import build_student, hidden_size
 from .teacher_cache import (
     CACHE_FORMAT,
@@ -279,6 +280,7 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
         raise NTMMError(f"Nothing to resume: no checkpoint in {ckpt_dir}.", hint="start distillation without resume")
     device = choose_device(d)
     precision = choose_precision(d, device)
+    check_report_to(d, "distill")
 
     # Teacher, data, student
     ctx.emit(Progress(ctx.job, phase="loading teacher", done=0, total=3))
@@ -452,9 +454,11 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
 
     cfg, d = ctx.config, ctx.config.distill
     emit = emit or ctx.emit
+    tracking = Tracking(ctx, d, job, resume=resume_from is not None)
     args = training_arguments(d, ckpt_dir, plan=plan, seed=cfg.seed if seed is None else seed, device=device,
                               precision=precision, group_by_length=cfg.data.group_by_length,
-                              remove_unused_columns=False)  # keep "idx"; compute_loss pops it
+                              remove_unused_columns=False,  # keep "idx"; compute_loss pops it
+                              **tracking.arguments())
     events = TrainerEvents(job, emit, ctx.cancel, device=device, precision=precision, run_dir=str(ctx.run.root),
                            resumed_from=resume_from, samples_per_step=plan.effective_batch)
     trainer = quiet_trainer(distill_trainer_class()(
@@ -462,33 +466,36 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
         data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
         compute_metrics=metrics_fn(label_names), callbacks=[events, *early_stopping_callbacks(d)],
         distill_loss=loss_fn, teacher=batch_teacher, label_smoothing=d.label_smoothing))
-    start_step = _checkpoint_step(resume_from)
-    started = time.monotonic()
-    train_out = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.monotonic() - started
-    state = trainer.state
-    if hasattr(model, LOSS_ATTR):  # the projection trains with the student but is not part of it
-        delattr(model, LOSS_ATTR)
-    result = TrainResult(job=job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
-                         total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
-                         stop_reason=stop_reason(state, events.cancelled, d), train_seconds=train_seconds,
-                         train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
-                         parameters=count_parameters(model), plan=plan)
-    epochs_run = (state.global_step - start_step) / plan.steps_per_epoch
-    result.extra["seconds_per_epoch"] = events.train_seconds / epochs_run if epochs_run > 0 else None
-    if events.cancelled:
-        result.checkpoint = last_checkpoint(ckpt_dir)
-        ctx.log(f"{job}: cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
-        return result, {}
+    with tracking:
+        start_step = _checkpoint_step(resume_from)
+        started = time.monotonic()
+        train_out = trainer.train(resume_from_checkpoint=resume_from)
+        train_seconds = time.monotonic() - started
+        state = trainer.state
+        if hasattr(model, LOSS_ATTR):  # the projection trains with the student but is not part of it
+            delattr(model, LOSS_ATTR)
+        result = TrainResult(job=job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
+                             total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
+                             stop_reason=stop_reason(state, events.cancelled, d), train_seconds=train_seconds,
+                             train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
+                             parameters=count_parameters(model), plan=plan)
+        epochs_run = (state.global_step - start_step) / plan.steps_per_epoch
+        result.extra["seconds_per_epoch"] = events.train_seconds / epochs_run if epochs_run > 0 else None
+        if events.cancelled:
+            result.checkpoint = last_checkpoint(ckpt_dir)
+            ctx.log(f"{job}: cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
+            tracking.cancelled = True
+            return result, {}
 
-    result.best_step = _best_step(state)
-    preds: dict[str, list[int]] = {}
-    for split in EVAL_SPLITS:
-        emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
-        m, logits = split_metrics(trainer, tokenized[split], label_names)
-        result.metrics[split] = m
-        preds[split] = np.argmax(logits, axis=-1).tolist()
-        emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+        result.best_step = _best_step(state)
+        preds: dict[str, list[int]] = {}
+        for split in EVAL_SPLITS:
+            emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
+            m, logits = split_metrics(trainer, tokenized[split], label_names)
+            result.metrics[split] = m
+            preds[split] = np.argmax(logits, axis=-1).tolist()
+            emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+        tracking.log_final(trainer, result.metrics)
     if out_dir is None:
         return result, preds
     if is_main_process():

@@ -1,173 +1,129 @@
-"""Reading the texts to classify from a CSV/TSV/TXT/JSON/JSONL file, streamed row by row.
+"""Reading the rows to classify from a table file (:mod:`ntmm_engine.data.tables`, the reader training
+uses), streamed row by row, with every input column kept for the output.
 
 The text column is the one named, else the one the model was trained on (if
 the file has it), else the one the training-data detector picks
-(:func:`~ntmm_engine.data.columns.find_text_column`).
+(:func:`~ntmm_engine.data.columns.find_text_column`). A ``.txt`` file that is
+not a table (tab, semicolon or pipe-separated with a header) holds one text a line.
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..core.errors import DataError
+from ..data import tables
 from ..data.columns import find_text_column
 
-# ---------------------------------------------------------------- command line
+DETECT_ROWS = 200  # rows read ahead to find the text column
+TEXT = "text"  # the column of files without columns (one text a line, a JSON list of texts)
+PREDICT_SUFFIXES = tables.TEXT_SUFFIXES + tables.JSON_SUFFIXES + tuple(tables.SHEET_ENGINES) + ("",)
 
 
-DETECT_ROWS = 200  # rows read ahead to find the text column of a CSV/JSONL file
+@dataclass
+class TextsFile:
+    """An opened file of texts: its columns in order, the text column, how it was read, and its rows.
+
+    ``rows`` streams dicts (column -> value; values of text tables are the strings as written), the
+    ones read ahead first. Iterate it once.
+    """
+
+    path: Path
+    columns: list[str]
+    text_column: str
+    format: str
+    rows: Iterator[dict[str, Any]]
+    sheets: list[str]
+    plain: bool = False  # texts without columns (one a line, a JSON list of texts): their column is "text"
 
 
-def _allow_long_fields() -> None:
-    # The csv module refuses fields over 128 KiB by default; clinical notes can be longer.
-    limit = sys.maxsize
-    while True:
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:  # C long is 32-bit on Windows
-            limit //= 2
+def open_texts_file(path: str | Path, column: str | None = None, *, prefer: str | None = None,
+                    sheet: str = "") -> TextsFile:
+    """Open a CSV/TSV/TXT/JSON/JSONL/Excel/ODS file of texts, plain or compressed.
 
-
-def read_texts_file(path: str | Path, column: str | None = None, *, prefer: str | None = None) -> list[str]:
-    """Texts from a CSV/TSV (text column named, else ``prefer`` if present, else detected), TXT (one per
-    line), JSON or JSONL file."""
-    return list(iter_texts_file(path, column, prefer=prefer))
-
-
-def texts_file_columns(path: str | Path, *, prefer: str | None = None) -> tuple[list[str], str | None]:
-    """Columns of a CSV/TSV/JSON/JSONL file of records, and the one :func:`read_texts_file` picks
-    when none is named; ``([], None)`` for TXT files and lists of plain strings."""
-    p = Path(path).expanduser()
-    iter_texts_file(p)  # same checks (exists, known type) and errors
-    try:
-        rows = [r for r in itertools.islice(_records(p, p.suffix.lower()), DETECT_ROWS) if isinstance(r, dict)]
-    except (UnicodeDecodeError, csv.Error, ValueError):
-        return [], None  # reading the texts reports the problem with its line
-    if not rows:
-        return [], None
-    cols = [str(c) for c in dict.fromkeys(k for r in rows for k in r if k is not None)]
-    try:
-        return cols, _text_column(rows, None, p, prefer)
-    except DataError:
-        return cols, None  # no column holds text: the user picks one
-
-
-def _records(p: Path, suffix: str) -> Iterator[Any]:
-    """Rows of a CSV/TSV (dicts) or JSONL/JSON file (dicts or strings), streamed where the format allows;
-    nothing for other files."""
-    if suffix in (".csv", ".tsv"):
-        _allow_long_fields()
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            yield from csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-    elif suffix in (".jsonl", ".ndjson"):
-        with open(p, encoding="utf-8") as fh:
-            yield from (_json_line(n, line, p) for n, line in enumerate(fh, 1) if line.strip())
-    elif suffix == ".json":
-        data = json.loads(p.read_text(encoding="utf-8"))
-        if not isinstance(data, list):
-            raise DataError(f"{p}: expected a JSON list of texts or of objects.")
-        yield from data
-
-
-def iter_texts_file(path: str | Path, column: str | None = None, *, prefer: str | None = None) -> Iterator[str]:
-    """Stream the non-blank texts of a file (see :func:`read_texts_file`); CSV, TSV, TXT and JSONL are
-    read row by row, so memory does not grow with the file. (A ``.json`` list is read whole.)
-
-    A missing file or an unknown type raises :class:`DataError` at once;
-    problems inside the file (encoding, unknown column, a bad JSON line) when
-    reading reaches them, naming the line or row where it can.
+    The head is read now: a missing file, an unknown type, a bad encoding or an
+    unknown column raise :class:`DataError` at once; problems further down when
+    reading reaches them, naming the line where it can.
     """
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"File not found: {p}")
-    suffix = p.suffix.lower()
-    if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt", ".text", ""):
-        raise DataError(f"{p}: unsupported file type '{suffix}'.", hint="use .csv, .tsv, .txt (one text a line), .json or .jsonl")
-    return _iter_texts(p, suffix, column, prefer)
+    tf = tables.inspect(p, sheet=sheet, what="--sheet", lines_ok=True)
+    if tf.suffix not in PREDICT_SUFFIXES:
+        raise DataError(f"{p}: unsupported file type '{tf.suffix}'.",
+                        hint="use .csv, .tsv, .txt (one text a line), .json, .jsonl, .xlsx, .xls or .ods")
+    records = tables.iter_records(tf)
+    head = list(itertools.islice(records, DETECT_ROWS))
+    if tf.kind == "lines" or (head and all(isinstance(r, str) for r in head)):  # one text a line, a JSON list of texts
+        rows: Iterator[Any] = ({TEXT: r} for r in itertools.chain(head, records) if isinstance(r, str))
+        return TextsFile(p, [TEXT], TEXT, tf.describe(), rows, tf.sheets, plain=True)
+    dicts = [r for r in head if isinstance(r, dict)]
+    columns = [str(c) for c in dict.fromkeys(k for r in dicts for k in r if k is not None)]
+    col = _text_column(dicts, columns, column, p, prefer)
+    rows = (r for r in itertools.chain(head, records) if isinstance(r, dict))
+    return TextsFile(p, columns, col, tf.describe(), rows, tf.sheets)
 
 
-def _iter_texts(p: Path, suffix: str, column: str | None, prefer: str | None) -> Iterator[str]:
-    where = "the start"
+def file_sheets(path: str | Path) -> list[str]:
+    """The sheet names of an Excel/ODS file (plain or in a .zip); [] for other files or a file that cannot be read."""
     try:
-        if suffix in (".csv", ".tsv", ".jsonl", ".ndjson"):
-            rows = _records(p, suffix)
-            head = list(itertools.islice(rows, DETECT_ROWS))
-            col = None if head and all(isinstance(r, str) for r in head) else _text_column(head, column, p, prefer)
-            for n, r in enumerate(itertools.chain(head, rows), 2):
-                where = f"row {n}"
-                t = r.strip() if isinstance(r, str) else _row_text(r, col)
-                if t:
-                    yield t
-            return
-        if suffix == ".json":
-            yield from _texts_from_rows(list(_records(p, suffix)), column, p, prefer)
-            return
-        with open(p, encoding="utf-8") as fh:  # .txt: one text a line
-            for n, line in enumerate(fh, 1):
-                where = f"line {n}"
-                if line.strip():
-                    yield line.strip()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{p} is not UTF-8 text ({_first_bad_line(p) or where}: {exc.reason}).",
-                        hint="re-save the file as UTF-8") from None
-    except csv.Error as exc:
-        raise DataError(f"{p}, {where}: cannot be read as {suffix[1:].upper()} ({exc}).") from None
+        return tables.inspect(Path(path).expanduser(), lines_ok=True).sheets
     except DataError:
-        raise
-    except ValueError as exc:
-        raise DataError(f"{p} cannot be read: {exc}") from None
+        return []
 
 
-def _first_bad_line(p: Path) -> str:
-    """'line N' of the first line that is not UTF-8 (only called after a decode error)."""
-    with open(p, "rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return f"line {n}"
-    return ""
-
-
-def _json_line(n: int, line: str, p: Path) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError as exc:
-        raise DataError(f"{p}, line {n}: not valid JSON ({exc}).") from None
-
-
-def _row_text(row: Any, column: str) -> str:
-    if not isinstance(row, dict):
-        return ""
+def row_text(row: dict[str, Any], column: str) -> str:
+    """The text of one row, stripped ("" for a missing or empty cell)."""
     v = row.get(column)
     return "" if v is None else str(v).strip()
 
 
-def _text_column(rows: list, column: str | None, p: Path, prefer: str | None = None) -> str:
+def iter_texts_file(path: str | Path, column: str | None = None, *, prefer: str | None = None,
+                    sheet: str = "") -> Iterator[str]:
+    """Stream the non-blank texts of a file (see :func:`open_texts_file`); memory does not grow with the file
+    (a ``.json`` list and a sheet are read whole)."""
+    f = open_texts_file(path, column, prefer=prefer, sheet=sheet)
+    return (t for t in (row_text(r, f.text_column) for r in f.rows) if t)
+
+
+def read_texts_file(path: str | Path, column: str | None = None, *, prefer: str | None = None, sheet: str = "") -> list[str]:
+    """The non-blank texts of a file, as a list."""
+    return list(iter_texts_file(path, column, prefer=prefer, sheet=sheet))
+
+
+def texts_file_columns(path: str | Path, *, prefer: str | None = None, sheet: str = "") -> tuple[list[str], str | None]:
+    """Columns of a file of records, and the one :func:`read_texts_file` picks when none is named;
+    ``([], None)`` for files of plain texts, and no column when none holds text (the user picks one)."""
+    p = Path(path).expanduser()
+    try:
+        f = open_texts_file(p, prefer=prefer, sheet=sheet)
+    except _NoTextColumn as exc:
+        return exc.columns, None
+    return ([], None) if f.plain else (f.columns, f.text_column)
+
+
+class _NoTextColumn(DataError):
+    def __init__(self, message: str, columns: list[str], **kw: Any):
+        super().__init__(message, **kw)
+        self.columns = columns
+
+
+def _text_column(rows: list[dict], columns: list[str], column: str | None, p: Path, prefer: str | None) -> str:
     """``column`` if given (it must exist), else ``prefer`` (the column the model was trained on) if the file
     has it, else the detector training uses."""
-    dict_rows = [r for r in rows if isinstance(r, dict)]
-    if not dict_rows:
+    if not rows:
         raise DataError(f"{p} holds no rows of texts.")
-    cols = list(dict.fromkeys(k for r in dict_rows for k in r if k is not None))
     if column:
-        if column not in cols:
-            raise DataError(f"{p}: column '{column}' not found (columns: {', '.join(map(str, cols))}).")
+        if column not in columns:
+            raise DataError(f"{p}: column '{column}' not found (columns: {', '.join(columns)}).")
         return column
-    if prefer and prefer in cols:
+    if prefer and prefer in columns:
         return prefer
-    values = {c: [r.get(c) for r in dict_rows] for c in cols}
-    return find_text_column(values, source=str(p), hint="name it with --column (the GUI: the column list)")
-
-
-def _texts_from_rows(rows: list, column: str | None, p: Path, prefer: str | None) -> list[str]:
-    if rows and all(isinstance(r, str) for r in rows):
-        return [r.strip() for r in rows if r.strip()]
-    col = _text_column([r for r in rows if isinstance(r, dict)][:DETECT_ROWS], column, p, prefer)
-    return [t for t in (_row_text(r, col) for r in rows) if t]
+    values = {c: [r.get(c) for r in rows] for c in columns}
+    try:
+        return find_text_column(values, source=str(p), hint="name it with --column (the GUI: the column list)")
+    except DataError as exc:
+        raise _NoTextColumn(exc.message, columns, hint=exc.hint) from None

@@ -30,6 +30,7 @@ from .recipe import (
     stop_reason,
     training_arguments,
 )
+from .tracking import Tracking, check_report_to
 
 STAGE = "teacher"
 
@@ -61,6 +62,7 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
         raise NTMMError(f"Nothing to resume: no checkpoint in {ckpt_dir}.", hint="start the teacher without resume")
     device = choose_device(t)
     precision = choose_precision(t, device)
+    check_report_to(t, "teacher")
 
     ctx.emit(Progress(ctx.job, phase="loading model", done=0, total=3))
     source = resolve_model_source(t.base_model, cfg.base_dir)
@@ -87,9 +89,11 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
         shutil.rmtree(ckpt_dir)  # a fresh start must not resume stale checkpoints
     ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
 
+    tracking = Tracking(ctx, t, STAGE, resume=resume_from is not None)
     args = training_arguments(t, ckpt_dir, plan=plan, seed=cfg.seed, device=device, precision=precision,
                               group_by_length=cfg.data.group_by_length,
-                              ddp_find_unused_parameters=False)  # every teacher weight is used
+                              ddp_find_unused_parameters=False,  # every teacher weight is used
+                              **tracking.arguments())
     collator = DataCollatorWithPadding(tokenizer, padding=padding,
                                        max_length=cfg.data.max_length if padding == "max_length" else None)
     events = TrainerEvents(ctx.job, ctx.emit, ctx.cancel, device=device, precision=precision,
@@ -98,31 +102,34 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
     trainer = quiet_trainer(Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
                       data_collator=collator, processing_class=tokenizer, compute_metrics=metrics_fn(prepared.label_names),
                       callbacks=[events, *early_stopping_callbacks(t)]))
-    started = time.monotonic()
-    train_out = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.monotonic() - started
-    state = trainer.state
-    result = TrainResult(job=ctx.job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
-                         total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
-                         stop_reason=stop_reason(state, events.cancelled, t), train_seconds=train_seconds,
-                         train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
-                         parameters=count_parameters(model), plan=plan,
-                         classical={s: classical.metrics[s] for s in classical.metrics})
-    if events.cancelled:
-        result.checkpoint = last_checkpoint(ckpt_dir)
-        result.wall_seconds = time.monotonic() - ctx.t0
-        ctx.log(f"Cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
-        finish_stage(ctx, result)
-        return result
+    with tracking:
+        started = time.monotonic()
+        train_out = trainer.train(resume_from_checkpoint=resume_from)
+        train_seconds = time.monotonic() - started
+        state = trainer.state
+        result = TrainResult(job=ctx.job, status="cancelled" if events.cancelled else "completed", run_dir=str(ctx.run.root),
+                             total_steps=state.max_steps, steps_done=state.global_step, device=device, precision=precision,
+                             stop_reason=stop_reason(state, events.cancelled, t), train_seconds=train_seconds,
+                             train_samples_per_second=train_out.metrics.get("train_samples_per_second"),
+                             parameters=count_parameters(model), plan=plan,
+                             classical={s: classical.metrics[s] for s in classical.metrics})
+        if events.cancelled:
+            result.checkpoint = last_checkpoint(ckpt_dir)
+            result.wall_seconds = time.monotonic() - ctx.t0
+            ctx.log(f"Cancelled at step {state.global_step}/{state.max_steps}; resume from {result.checkpoint}")
+            finish_stage(ctx, result)
+            tracking.cancelled = True
+            return result
 
-    result.best_step = _best_step(state)
-    test_preds: list[int] = []
-    for split in ("validation", "test"):
-        ctx.emit(Progress(ctx.job, phase=f"evaluating {split}", done=0, total=1))
-        m, logits = split_metrics(trainer, tokenized[split], prepared.label_names)
-        result.metrics[split] = m
-        test_preds = logits.argmax(-1).tolist()
-        ctx.emit(Evaluation(ctx.job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+        result.best_step = _best_step(state)
+        test_preds: list[int] = []
+        for split in ("validation", "test"):
+            ctx.emit(Progress(ctx.job, phase=f"evaluating {split}", done=0, total=1))
+            m, logits = split_metrics(trainer, tokenized[split], prepared.label_names)
+            result.metrics[split] = m
+            test_preds = logits.argmax(-1).tolist()
+            ctx.emit(Evaluation(ctx.job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
+        tracking.log_final(trainer, result.metrics)
     result.baseline_check = baseline_check("teacher", prepared.splits["test"]["label"], test_preds,
                                            classical.predictions["test"], len(prepared.label_names))
     if result.baseline_check.warning:

@@ -79,3 +79,37 @@ def test_data_problems_are_shown_inline(make_window, tmp_path, tiny_config, wait
     wait_idle(w)
     assert dialogs.errors == []
     assert page.warnings.isVisible() and "only one class" in page.warnings.text()
+
+
+def test_semicolon_and_excel_files_preview_with_what_was_detected(make_window, tiny_project, wait_idle, tmp_path, dialogs):
+    import pandas as pd
+    from testdata import make_rows
+
+    w = make_window(tiny_project)
+    page = w.page("data")
+    wait_idle(w)
+    assert "Read as: comma-separated, UTF-8." in page.preview_status.text()
+    rows = [{"label": r["label"], "text": r["text"] + ", severe"} for r in make_rows(10)]
+    semi = tmp_path / "semi.csv"
+    pd.DataFrame(rows).to_csv(semi, sep=";", index=False)
+    page.paths["train"].edit.setText(str(semi))
+    page.paths["train"].edit.editingFinished.emit()
+    wait_idle(w)
+    assert page.table.columnCount() == 2 and "Read as: semicolon-separated, UTF-8." in page.preview_status.text()
+    assert page.class_chart.categories == ["cardio", "gastro", "neuro"]
+    book = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(book, engine="openpyxl") as xw:
+        pd.DataFrame({"n": [1]}).to_excel(xw, sheet_name="Summary", index=False)
+        pd.DataFrame(rows).to_excel(xw, sheet_name="Notes", index=False)
+    page.paths["train"].edit.setText(str(book))
+    page.paths["train"].edit.editingFinished.emit()
+    page.sheet_edit.setText("Notes")
+    page.sheet_edit.editingFinished.emit()
+    wait_idle(w)
+    assert w.project.config.data.sheet == "Notes"
+    assert "Read as: Excel workbook, sheet 'Notes'." in page.preview_status.text()
+    assert sum(sum(v) for v in page.class_chart.series.values()) == 30
+    page.sheet_edit.setText("Nope")
+    page.sheet_edit.editingFinished.emit()
+    wait_idle(w)
+    assert "no sheet 'Nope'" in dialogs.errors[-1][1] and "sheets: Summary, Notes" in dialogs.errors[-1][1]

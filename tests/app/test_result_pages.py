@@ -202,10 +202,11 @@ def test_predict_page_typed_text_batch_and_compare(make_window, tiny_project, qt
     assert page.batch_progress.value() == page.batch_progress.maximum()
     assert "agree on 100.0%" in page.batch_status.text()
     out = tmp_path / "pred.csv"
-    page.write_csv(str(out))
+    page.write_results(str(out))
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
-    assert [r["label"] for r in rows] == ["cardio", "neuro", "cardio"]
-    assert float(rows[0]["p_cardio"]) == 0.8 and rows[0]["second_label"] == "cardio"
+    assert list(rows[0])[:4] == ["id", "text", "pred_label", "pred_score"]  # the file's columns first, as ntmm predict
+    assert [r["pred_label"] for r in rows] == ["cardio", "neuro", "cardio"] and [r["id"] for r in rows] == ["1", "2", "3"]
+    assert float(rows[0]["p_cardio"]) == 0.8 and rows[0]["pred_label_2"] == "cardio"  # the second model's columns
     # the detected text column is shown, and another one can be chosen (as `ntmm predict --column`)
     combo = page.column_combo
     assert combo.isEnabled() and [combo.itemText(i) for i in range(combo.count())] == ["id", "text"]
@@ -255,3 +256,89 @@ def test_distill_student_picker(make_window, tiny_project, tiny_bert_dir, wait_i
     assert page.needs() == ""
     assert "2 layers" in sp.teacher_info.text()
     wait_idle(w)
+
+
+def test_predict_page_saves_every_column_scores_gold_labels_and_reads_sheets(make_window, tiny_project, monkeypatch,
+                                                                             tmp_path, dialogs, wait_idle):
+    import pandas as pd
+
+    from ntmm_app.pages import predict_page
+
+    monkeypatch.setattr(predict_page.api, "load_predictor", lambda path: FakePredictor())
+    w = make_window(tiny_project)
+    page = w.page("predict")
+    w.go_to(5)
+    page.slot_a.add_and_load(str(tmp_path))
+    wait_idle(w)
+    book = tmp_path / "notes.xlsx"
+    rows = [{"index": "007", "label": "cardio", "text": "the heart is fine"},
+            {"index": "008", "label": "cardio", "text": "headache since monday"},
+            {"index": "009", "label": "", "text": ""},  # no text: kept in the output, no prediction
+            {"index": "010", "label": "neuro", "text": "migraine and aura"}]
+    with pd.ExcelWriter(book, engine="openpyxl") as xw:
+        pd.DataFrame({"n": [1]}).to_excel(xw, sheet_name="Summary", index=False)
+        pd.DataFrame(rows).to_excel(xw, sheet_name="Notes", index=False)
+    page.tabs.setCurrentIndex(1)
+    assert not page.sheet_combo.isVisible()  # shown only for workbooks of several sheets
+    page.predict_file(str(book))
+    wait_idle(w)
+    assert page.sheet_combo.isVisible() and page.sheet_combo.currentText() == "Summary"  # the first sheet
+    assert "Sheet 'Summary'" in page.batch_status.text() and "no column holds free text" in page.batch_status.text()
+    assert not dialogs.errors and page.batch_texts == []
+    page.sheet_combo.setCurrentIndex(1)
+    page.sheet_combo.activated.emit(1)
+    wait_idle(w)
+    assert page.batch_texts == ["the heart is fine", "headache since monday", "migraine and aura"]
+    status = page.batch_status.text()
+    assert "Against column 'label' (3 rows): accuracy 66.7%" in status and "sheet 'Notes'" in status
+    out = tmp_path / "out"  # no suffix: the chosen filter's is added
+    dialogs.save_paths.append(str(out))
+    monkeypatch.setattr(predict_page.QFileDialog, "getSaveFileName", staticmethod(
+        lambda *a, **k: (dialogs.save_paths.pop(0), "Excel (*.xlsx)")))
+    page.save_batch()
+    saved = pd.read_excel(tmp_path / "out.xlsx", dtype=str, keep_default_na=False)
+    assert list(saved.columns) == ["index", "label", "text", "pred_label", "pred_score", "p_cardio", "p_neuro", "p_gastro"]
+    assert saved["index"].tolist() == ["007", "008", "009", "010"] and saved["label"].tolist() == ["cardio", "cardio", "", "neuro"]
+    assert saved["pred_label"].tolist() == ["cardio", "neuro", "", "neuro"]
+    assert "Saved 4 rows with predictions to" in page.batch_status.text()
+    assert w.settings.last_folder("predictions") == str(tmp_path)
+    wait_idle(w)
+
+
+def test_predict_page_exports_a_bundle_in_the_background(make_window, tiny_project, monkeypatch, tmp_path, dialogs,
+                                                         wait_idle):
+    from ntmm_app.pages import predict_page
+    from ntmm_engine.core.errors import ModelError
+
+    monkeypatch.setattr(predict_page.api, "load_predictor", lambda path: FakePredictor())
+    calls = []
+
+    def fake_export(model, out):
+        calls.append((model, out))
+        if "bad" in model:
+            raise ModelError(f"{model} is a PyTorch INT8 model, which has no ONNX form with the same predictions.")
+        return predict_page.api.BundleResult(folder=out, source=model, variant="onnx_int8", labels=["a", "b"])
+
+    monkeypatch.setattr(predict_page.api, "export_bundle", fake_export)
+    target = tmp_path / "bundle"
+    target.mkdir()
+    monkeypatch.setattr(predict_page.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(target)))
+    w = make_window(tiny_project)
+    page = w.page("predict")
+    w.go_to(5)
+    assert not page.export_button.isEnabled()  # no model yet
+    page.slot_a.add_and_load(str(tmp_path / "model"))
+    wait_idle(w)
+    assert page.export_button.isEnabled() and "bun&dle" in page.export_button.text()
+    page.export_button.click()
+    wait_idle(w)
+    assert calls == [(str(tmp_path / "model"), str(target))]
+    assert page.slot_a.status.text() == f"Bundle written to {target}" and page.export_button.isEnabled()
+    (target / "notes.txt").write_text("not a bundle")  # a busy folder: the bundle goes into a subfolder
+    page.slot_a.add_and_load(str(tmp_path / "bad"))
+    wait_idle(w)
+    page.export_button.click()
+    wait_idle(w)
+    assert calls[-1] == (str(tmp_path / "bad"), str(target / "bad-bundle"))
+    assert dialogs.errors[-1][0] == "Cannot export the bundle" and "PyTorch INT8" in dialogs.errors[-1][1]
+    assert "traceback" not in dialogs.errors[-1][2].lower()

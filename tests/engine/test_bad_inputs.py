@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-
 from testdata import make_rows, write_csv
+
 from ntmm_engine.core.config import DataConfig, ProjectConfig, load_config
-from ntmm_engine.data.prepare import prepare_data, tokenize
 from ntmm_engine.core.errors import ConfigError, DataError, ModelError, NTMMError
+from ntmm_engine.data.prepare import prepare_data, tokenize
 from ntmm_engine.inference.predictors import load_predictor
 
 GOOD_TEXTS = ["patient reports chest pain", "severe headache today"]
@@ -115,7 +115,7 @@ case("binary_as_csv", "a PNG image renamed .csv",
      DataError, "not a text file", ("scan.csv",))
 case("latin1", "a Latin-1 (not UTF-8) CSV",
      lambda e: e.teacher(e.file("latin1.csv", "text,label\ncaf\xe9 patient with fever,a\nb\xe9b\xe9 note,b\n".encode("latin-1"))),
-     DataError, r"not UTF-8 text \(byte \d+", ("latin1.csv",))
+     DataError, r"not UTF-8 text \(line 2, byte \d+", ("latin1.csv",))
 case("utf16", "a UTF-16 CSV (Excel 'Unicode text')",
      lambda e: e.teacher(e.file("utf16.csv", ("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in _rows())).encode("utf-16"))),
      DataError, "is UTF-16 text", ("utf16.csv",))
@@ -193,6 +193,81 @@ case("label_unseen_in_training", "the validation file has a label training never
 case("cli_data_binary", "`ntmm data` on a binary file",
      lambda e: e.cli("data", "--config", str(e.yaml(f"data:\n  train: {e.file('blob.csv', bytes(1024))}\nteacher:\n  base_model: {e.tiny_bert}\n"))),
      "cli", "not a text file", ("blob.csv",))
+
+
+# ------------------------------------------------------------------ data: compressed files and spreadsheets
+def _csv_bytes(rows: list[dict] | None = None) -> bytes:
+    return ("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in (rows or _rows()))).encode()
+
+
+def _zip(e: Env, name: str, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    p = e.tmp / name
+    with zipfile.ZipFile(p, "w") as zf:
+        for member, data in members.items():
+            zf.writestr(member, data)
+    return p
+
+
+def _gzip_cut(e: Env) -> Path:
+    import gzip
+
+    data = gzip.compress(_csv_bytes(_rows(40)))
+    return e.file("cut.csv.gz", data[: len(data) // 2])
+
+
+def _workbook(e: Env, name: str, sheets: dict[str, list[dict]]) -> Path:
+    import pandas as pd
+
+    p = e.tmp / name
+    with pd.ExcelWriter(p, engine="openpyxl") as xw:
+        for sheet, rows in sheets.items():
+            pd.DataFrame(rows).to_excel(xw, sheet_name=sheet, index=False)
+    return p
+
+
+case("zip_two_tables", "a .zip holding two CSV files",
+     lambda e: e.teacher(_zip(e, "two.zip", {"a.csv": _csv_bytes(), "b.csv": _csv_bytes()})),
+     DataError, r"holds 2 tables \(a.csv, b.csv\); NTMM reads a .zip that holds one table", ("two.zip",))
+case("zip_no_table", "a .zip holding no table (a PDF only)",
+     lambda e: e.teacher(_zip(e, "docs.zip", {"notes.pdf": b"%PDF-1.4"})),
+     DataError, r"holds 0 tables \(notes.pdf\)", ("docs.zip",))
+case("zip_not_zip", "a text file named .zip",
+     lambda e: e.teacher(e.file("fake.zip", _csv_bytes())),
+     DataError, r"is not a readable .zip archive \(File is not a zip file\)", ("fake.zip",))
+case("gzip_not_gzip", "a CSV named .csv.gz without being compressed",
+     lambda e: e.teacher(e.file("plain.csv.gz", _csv_bytes())),
+     DataError, r"is not a valid gzip file, or it is damaged or cut off \(Not a gzipped file", ("plain.csv.gz",))
+case("gzip_cut_off", "a .csv.gz cut off halfway (an interrupted download)", lambda e: e.teacher(_gzip_cut(e)),
+     DataError, r"is not a valid gzip file, or it is damaged or cut off \(Compressed file ended", ("cut.csv.gz",))
+case("bz2_damaged", "a .csv.bz2 that is not bzip2 data",
+     lambda e: e.teacher(e.file("bad.csv.bz2", b"BZh9" + bytes(range(200)))),
+     DataError, r"is not a valid bz2 file, or it is damaged or cut off", ("bad.csv.bz2",))
+case("sheet_not_found", "data.sheet names a sheet the workbook does not have",
+     lambda e: (setattr(e.tiny_config.data, "sheet", "Notes"),
+                e.teacher(_workbook(e, "book.xlsx", {"Summary": [{"n": 1}], "notes 2024": _rows()})))[-1],
+     DataError, r"data.sheet: no sheet 'Notes' in .*book.xlsx \(sheets: Summary, notes 2024\)", ("book.xlsx",))
+case("xlsx_not_a_workbook", "a CSV renamed .xlsx",
+     lambda e: e.teacher(e.file("notes.xlsx", _csv_bytes())),
+     DataError, r"notes.xlsx is not a readable Excel workbook \(File is not a zip file\).*save it again as .xlsx", ("notes.xlsx",))
+case("ods_not_a_spreadsheet", "random bytes named .ods",
+     lambda e: e.teacher(e.file("notes.ods", bytes(range(256)) * 4)),
+     DataError, r"notes.ods is not a readable OpenDocument spreadsheet", ("notes.ods",))
+case("sheet_empty", "the first sheet of a workbook is empty",
+     lambda e: e.teacher(_workbook(e, "empty_first.xlsx", {"Cover": [], "Notes": _rows()})),
+     DataError, r"empty_first.xlsx, sheet 'Cover' is empty.*sheets: Cover, Notes", ("empty_first.xlsx",))
+case("sheet_header_only", "a sheet with a header row and no data",
+     lambda e: e.teacher(_workbook(e, "header.xlsx", {"Notes": [{"text": None, "label": None}]})),
+     DataError, r"header.xlsx, sheet 'Notes' has a header but no data rows", ("header.xlsx",))
+case("predict_zip_two_tables", "`ntmm predict --file` on a .zip holding two tables",
+     lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--file",
+                     str(_zip(e, "two.zip", {"a.csv": _csv_bytes(), "sub/b.tsv": _csv_bytes()}))),
+     "cli", r"holds 2 tables \(a.csv, sub/b.tsv\)", ("two.zip",), kind="model")
+case("predict_sheet_not_found", "`ntmm predict --sheet` names a sheet the workbook does not have",
+     lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--sheet", "Todo", "--file",
+                     str(_workbook(e, "book.xlsx", {"Notes": _rows(), "Done": _rows(2)}))),
+     "cli", r"--sheet: no sheet 'Todo' in .*book.xlsx \(sheets: Notes, Done\)", ("book.xlsx",), kind="model")
 
 
 # ------------------------------------------------------------------ data: must load correctly
@@ -378,12 +453,19 @@ def _predict_long_field(e: Env):
     return out
 
 
+def _long_rows(path: Path) -> int:
+    csv.field_size_limit(2**31 - 1)  # the 1 MB field is over the csv module's 128 KiB default
+    rows = list(csv.DictReader(open(path, encoding="utf-8")))
+    assert len(rows[0]["text"]) > 1_000_000 and rows[0]["pred_label"]  # kept whole in the output
+    return len(rows)
+
+
 case("predict_file_1mb_field", "`ntmm predict --file` with a 1 MB text field", _predict_long_field, None, kind="model",
-     check=lambda out, e: len(list(csv.DictReader(open(out, encoding="utf-8")))) == 2 or pytest.fail("rows"))
+     check=lambda out, e: _long_rows(out) == 2 or pytest.fail("rows"))
 case("predict_file_latin1", "`ntmm predict --file` on a Latin-1 file",
      lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--file",
                      str(e.file("in.csv", "text\nfine text\ncaf\xe9 au lait\n".encode("latin-1")))),
-     "cli", r"is not UTF-8 text \(line 3: invalid continuation byte\)", ("in.csv",), kind="model")
+     "cli", r"is not UTF-8 text \(line 3, byte \d+: invalid continuation byte\)", ("in.csv",), kind="model")
 
 
 # ------------------------------------------------------------------ configs
@@ -527,8 +609,8 @@ def _assert_still_usable(e: Env, kind: str, good_model: Path) -> None:
         good = e.yaml(f"data:\n  train: {good_csv}\nteacher:\n  batch_size: 4\n", name="good.yaml")
         assert load_config(good).teacher.batch_size == 4
     if kind == "run":
-        from ntmm_engine.pipeline import Pipeline
         from ntmm_engine.core.runfolder import RunFolder
+        from ntmm_engine.pipeline import Pipeline
 
         cfg = load_config(e.yaml(f"run_dir: runs_ok\ndata:\n  train: {good_csv}\n", name="good.yaml"))
         RunFolder(cfg.run_path).ensure_writable()

@@ -3,13 +3,13 @@
 import json
 
 import pytest
-
 from testdata import make_rows, write_csv
+
 from ntmm_engine.core.config import DataConfig
-from ntmm_engine.data.columns import detect_columns
-from ntmm_engine.data.readers import load_table
-from ntmm_engine.data.prepare import prepare_data, tokenize
 from ntmm_engine.core.errors import DataError
+from ntmm_engine.data.columns import detect_columns
+from ntmm_engine.data.prepare import prepare_data, tokenize
+from ntmm_engine.data.readers import load_table
 
 
 def _rows(n=10):
@@ -174,3 +174,118 @@ def test_label_unseen_in_training(tmp_path):
     val = write_csv(tmp_path / "val.csv", make_rows(2, seed=5) + [{"text": "odd one", "label": "ortho"}])
     with pytest.raises(DataError, match=r"val.csv: label\(s\) \['ortho'\].*never occur in the training data"):
         prepare_data(DataConfig(train=str(train), validation=str(val)))
+
+
+# ------------------------------------------------------------- delimiters, compression, spreadsheets
+def _notes(n=5):
+    """index, label, text; half the texts hold a comma (what makes a naive comma split go wrong)."""
+    return [{"index": i, "label": r["label"], "text": r["text"] + (", severe" if i % 2 else "")}
+            for i, r in enumerate(make_rows(n))]
+
+
+def _write_variant(tmp_path, variant: str, rows):
+    import bz2
+    import gzip
+    import zipfile
+
+    import pandas as pd
+    import xlwt
+
+    df = pd.DataFrame(rows)
+    csv_text = {"comma": df.to_csv(index=False), "semicolon": df.to_csv(index=False, sep=";"),
+                "tab": df.to_csv(index=False, sep="\t"), "pipe": df.to_csv(index=False, sep="|")}
+    p = tmp_path / {"comma": "n.csv", "semicolon": "n.csv", "tab": "n.txt", "tsv": "n.tsv", "pipe": "n.csv",
+                    "bom_semicolon": "n.csv", "gz": "n.csv.gz", "bz2": "n.tsv.bz2", "zip": "n.zip", "xlsx": "n.xlsx",
+                    "xlsx_zip": "book.zip", "xls": "n.xls", "ods": "n.ods", "jsonl_gz": "n.jsonl.gz"}[variant]
+    if variant in csv_text:
+        p.write_text(csv_text[variant], encoding="utf-8")
+    elif variant == "tsv":
+        p.write_text(csv_text["tab"], encoding="utf-8")
+    elif variant == "bom_semicolon":  # what Excel's "CSV UTF-8" writes in much of Europe
+        p.write_text("\ufeff" + csv_text["semicolon"], encoding="utf-8")
+    elif variant == "gz":
+        p.write_bytes(gzip.compress(csv_text["semicolon"].encode()))
+    elif variant == "bz2":
+        p.write_bytes(bz2.compress(csv_text["tab"].encode()))
+    elif variant == "zip":
+        with zipfile.ZipFile(p, "w") as zf:
+            zf.writestr("export/notes.csv", csv_text["semicolon"])
+            zf.writestr("__MACOSX/export/._notes.csv", b"\x00\x05")  # macOS metadata is ignored
+    elif variant in ("xlsx", "xlsx_zip"):
+        target = tmp_path / "n.xlsx"
+        with pd.ExcelWriter(target, engine="openpyxl") as xw:
+            df.to_excel(xw, sheet_name="Notes", index=False)
+            pd.DataFrame({"n": [1]}).to_excel(xw, sheet_name="Summary", index=False)
+        if variant == "xlsx_zip":
+            with zipfile.ZipFile(p, "w") as zf:
+                zf.write(target, "n.xlsx")
+    elif variant == "xls":  # the old binary format (xlwt writes it; pandas reads it with python-calamine)
+        book = xlwt.Workbook()
+        sheet = book.add_sheet("Notes")
+        for j, c in enumerate(df.columns):
+            sheet.write(0, j, c)
+        for i, row in enumerate(df.itertuples(index=False), 1):
+            for j, v in enumerate(row):
+                sheet.write(i, j, v)
+        book.save(str(p))
+    elif variant == "ods":
+        df.to_excel(p, sheet_name="Notes", index=False, engine="odf")
+    elif variant == "jsonl_gz":
+        p.write_bytes(gzip.compress("\n".join(json.dumps(r) for r in rows).encode()))
+    return p
+
+
+VARIANTS = {
+    "comma": "comma-separated, UTF-8", "semicolon": "semicolon-separated, UTF-8", "tab": "tab-separated, UTF-8",
+    "tsv": "tab-separated, UTF-8", "pipe": "pipe-separated, UTF-8", "bom_semicolon": "semicolon-separated, UTF-8 with BOM",
+    "gz": "semicolon-separated, UTF-8, gzip-compressed", "bz2": "tab-separated, UTF-8, bz2-compressed",
+    "zip": "semicolon-separated, UTF-8, export/notes.csv in a .zip", "xlsx": "Excel workbook, sheet 'Notes'",
+    "xlsx_zip": "Excel workbook, sheet 'Notes', n.xlsx in a .zip", "xls": "Excel workbook, sheet 'Notes'",
+    "ods": "OpenDocument spreadsheet, sheet 'Notes'", "jsonl_gz": "JSON Lines, UTF-8, gzip-compressed",
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_variant_loads_the_same_rows_as_the_comma_separated_file(tmp_path, variant):
+    from ntmm_engine.data.readers import read_source
+
+    rows = _notes()
+    (tmp_path / "ref").mkdir()
+    reference = load_table(str(_write_variant(tmp_path / "ref", "comma", rows))).to_pandas()
+    ds, how = read_source(str(_write_variant(tmp_path, variant, rows)))
+    assert how == VARIANTS[variant]
+    frame = ds.to_pandas()
+    assert list(frame.columns) == ["index", "label", "text"]
+    assert frame.astype(str).equals(reference.astype(str)), frame.head()
+    assert sum(t.endswith(", severe") for t in frame["text"]) == len(rows) // 2  # commas stayed inside the texts
+    # the data report says what was read
+    prepared = prepare_data(DataConfig(train=str(_write_variant(tmp_path, variant, rows))), seed=1)
+    assert prepared.report.formats == {"train": VARIANTS[variant]}
+    assert f"Read train as: {VARIANTS[variant]}" in prepared.report.to_text()
+    assert (prepared.report.text_column, prepared.report.label_column) == ("text", "label")
+
+
+def test_sheet_setting_picks_the_sheet(tmp_path):
+    import pandas as pd
+
+    p = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(p, engine="openpyxl") as xw:
+        pd.DataFrame({"n": [1, 2]}).to_excel(xw, sheet_name="Summary", index=False)
+        pd.DataFrame(_notes()).to_excel(xw, sheet_name="Notes", index=False)
+    prepared = prepare_data(DataConfig(train=str(p), sheet="Notes"), seed=1)
+    assert prepared.report.formats["train"] == "Excel workbook, sheet 'Notes'"
+    assert prepared.label_names == ["cardio", "gastro", "neuro"]
+    with pytest.raises(DataError, match=r"data.sheet: no sheet 'Nope' in .*\(sheets: Summary, Notes\)"):
+        prepare_data(DataConfig(train=str(p), sheet="Nope"))
+
+
+def test_sniffer_decides_by_the_header():
+    from ntmm_engine.data.tables import sniff_delimiter
+
+    # each text holds exactly one comma: csv.Sniffer alone would take the comma
+    text = "text;label\n" + "".join(f"chest pain {i}, severe;cardio\n" for i in range(20))
+    assert sniff_delimiter(text) == ";"
+    assert sniff_delimiter("text,label\n" + "".join(f"a; b {i},x\n" for i in range(20))) == ","
+    assert sniff_delimiter("just one column\nof text\n") == ""
+    # a ragged row does not change the delimiter (the reader then names the row)
+    assert sniff_delimiter("text,label\nchest pain,cardio\nheadache, severe,neuro\nnausea,gastro\n") == ","

@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
+from ntmm_engine.cli.predict import predict_cli
 from ntmm_engine.core.errors import DataError, ModelError, NTMMError
 from ntmm_engine.inference.predictors import Prediction, label_order, load_predictor
-from ntmm_engine.cli.predict import predict_cli
 from ntmm_engine.inference.textfiles import read_texts_file, texts_file_columns
 
 LABELS = ["cardio", "gastro", "neuro"]
@@ -157,7 +157,7 @@ def test_label_order():
 
 
 def _args(**kw):
-    base = dict(texts=[], model="", file=None, column=None, out=None, batch_size=4, allow_pickle=False)
+    base = dict(texts=[], model="", file=None, column=None, sheet=None, out=None, batch_size=4, allow_pickle=False)
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -174,7 +174,9 @@ def test_predict_cli_files_and_outputs(hf_dir, onnx_dir, tmp_path, capsys):
     out = tmp_path / "out.csv"
     assert predict_cli(_args(model=str(onnx_dir), file=str(src), out=str(out))) == 0
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
-    assert [r["text"] for r in rows] == TEXTS and {"label", "p_cardio", "p_gastro", "p_neuro"} <= set(rows[0])
+    assert [r["note"] for r in rows] == TEXTS + ["  "]  # every row, the blank one too (no prediction)
+    assert list(rows[0]) == ["id", "note", "pred_label", "pred_score", "p_cardio", "p_gastro", "p_neuro"]
+    assert rows[-1]["pred_label"] == "" and rows[0]["pred_label"] in LABELS
     printed = capsys.readouterr().out
     assert printed.count("\n") == len(TEXTS) and "cardio=" in printed
 
@@ -195,7 +197,9 @@ def test_predict_cli_files_and_outputs(hf_dir, onnx_dir, tmp_path, capsys):
     jout = tmp_path / "out.json"
     assert predict_cli(_args(model=str(hf_dir), texts=["chest pain"], file=str(txt), out=str(jout))) == 0
     data = json.loads(jout.read_text())
-    assert len(data) == 3 and data[0]["text"] == "chest pain" and set(data[0]["probabilities"]) == set(LABELS)
+    assert len(data) == 3 and data[0]["text"] == "chest pain"
+    assert list(data[0]) == ["text", "pred_label", "pred_score", "p_cardio", "p_gastro", "p_neuro"]
+    assert abs(sum(data[0][f"p_{n}"] for n in LABELS) - 1) < 1e-6 and data[0]["pred_score"] == data[0][f"p_{data[0]['pred_label']}"]
 
 
 def test_predict_cli_errors_through_main(hf_dir, tmp_path, capsys):
@@ -207,7 +211,7 @@ def test_predict_cli_errors_through_main(hf_dir, tmp_path, capsys):
     assert "No texts to predict" in capsys.readouterr().err
     assert main(["predict", "--model", str(tmp_path / "missing"), "some text"]) == 1
     assert "Model not found" in capsys.readouterr().err
-    assert main(["predict", "--model", str(hf_dir), "x", "--out", str(tmp_path / "p.xlsx")]) == 1
+    assert main(["predict", "--model", str(hf_dir), "x", "--out", str(tmp_path / "p.docx")]) == 1
     assert "unsupported file type" in capsys.readouterr().err
 
 
@@ -235,7 +239,84 @@ def test_prediction_reads_the_column_the_model_was_trained_on(hf_dir, tmp_path, 
     args = argparse.Namespace(texts=[], model=str(model), file=str(f), column=None, out=str(out), batch_size=2,
                               allow_pickle=False)
     assert predict_cli(args) == 0
-    assert [r["text"] for r in csv.DictReader(open(out, encoding="utf-8"))] == TEXTS[:3]
+    assert [r["note"] for r in csv.DictReader(open(out, encoding="utf-8"))] == TEXTS[:3]
     # without a recorded column: the training detector decides, for files as for training data
     values = {c: [r[c] for r in rows] for c in rows[0]}
     assert texts_file_columns(f)[1] == find_text_column({c: [str(v) for v in vs] for c, vs in values.items()}) == "comment"
+
+
+# ---------------------------------------------------------------- batch outputs keep the rows
+def _notes_file(tmp_path, name="notes.csv", sep=","):
+    rows = [{"index": f"{i:03d}", "label": LABELS[i % 3], "text": t} for i, t in enumerate(TEXTS)]
+    rows.append({"index": "999", "label": "", "text": ""})  # a row without a text: kept, no prediction
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(tmp_path / name, index=False, sep=sep)
+    return tmp_path / name, rows
+
+
+def test_batch_output_keeps_index_and_label_untouched_and_scores_against_label(hf_dir, tmp_path, capsys):
+    from ntmm_engine.cli.main import main
+
+    src, rows = _notes_file(tmp_path)
+    out = tmp_path / "out.csv"
+    capsys.readouterr()
+    assert main(["predict", "--model", str(hf_dir), "--file", str(src), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    got = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert list(got[0]) == ["index", "label", "text", "pred_label", "pred_score", "p_cardio", "p_gastro", "p_neuro"]
+    assert [r["index"] for r in got] == [r["index"] for r in rows]  # "000" stays "000"
+    assert [r["label"] for r in got] == [r["label"] for r in rows]  # the gold labels, not overwritten
+    assert got[-1]["pred_label"] == "" and got[-1]["p_cardio"] == ""
+    preds = load_predictor(hf_dir).predict(TEXTS)
+    assert [r["pred_label"] for r in got[:-1]] == [p.label for p in preds]
+    for r, p in zip(got, preds):
+        assert float(r["pred_score"]) == pytest.approx(p.probabilities[p.label], abs=1e-6)
+    accuracy = sum(p.label == LABELS[i % 3] for i, p in enumerate(preds)) / len(preds)
+    assert f"Against column 'label' ({len(TEXTS)} rows): accuracy {accuracy:.4f}" in err
+
+
+def test_prediction_columns_never_collide():
+    from ntmm_engine.inference.writers import prediction_columns
+
+    cols = prediction_columns(["text", "pred_label", "p_cardio"], LABELS, models=2)
+    assert cols[:5] == ["pred_label_2", "pred_score", "p_cardio_2", "p_gastro", "p_neuro"]
+    assert cols[5:] == ["pred_label_3", "pred_score_2", "p_cardio_3", "p_gastro_2", "p_neuro_2"]
+    assert len(set(cols) | {"text", "pred_label", "p_cardio"}) == len(cols) + 3
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".jsonl", ".json", ".tsv"])
+def test_every_output_format_holds_the_same_rows(hf_dir, tmp_path, suffix):
+    import pandas as pd
+
+    src, rows = _notes_file(tmp_path, "notes.csv", sep=";")
+    ref, out = tmp_path / "ref.csv", tmp_path / f"out{suffix}"
+    for target in (ref, out):
+        assert predict_cli(_args(model=str(hf_dir), file=str(src), out=str(target))) == 0
+    expected = pd.read_csv(ref, dtype=str, keep_default_na=False)
+    if suffix == ".xlsx":
+        got = pd.read_excel(out, dtype=str, keep_default_na=False, sheet_name="Predictions")
+    elif suffix == ".tsv":
+        got = pd.read_csv(out, dtype=str, keep_default_na=False, sep="\t")
+    else:
+        got = pd.read_json(out, lines=suffix == ".jsonl", dtype=False)
+    assert list(got.columns) == list(expected.columns)
+    assert got["index"].astype(str).tolist() == [r["index"] for r in rows]
+    assert got["pred_label"].fillna("").tolist() == expected["pred_label"].tolist()
+    probs = pd.to_numeric(got["p_cardio"], errors="coerce").fillna(-1)
+    assert np.allclose(probs, pd.to_numeric(expected["p_cardio"], errors="coerce").fillna(-1), atol=1e-6)
+
+
+@pytest.mark.parametrize("name, writer", [
+    ("notes.txt", lambda df, p: df.to_csv(p, index=False, sep="\t")),
+    ("notes.csv.gz", lambda df, p: df.to_csv(p, index=False, sep=";", compression="gzip")),
+    ("notes.xlsx", lambda df, p: df.to_excel(p, index=False, sheet_name="Notes")),
+])
+def test_prediction_reads_tables_as_training_does(hf_dir, tmp_path, name, writer):
+    import pandas as pd
+
+    rows = [{"index": i, "label": LABELS[i % 3], "note": t} for i, t in enumerate(TEXTS)]
+    writer(pd.DataFrame(rows), tmp_path / name)
+    cols, chosen = texts_file_columns(tmp_path / name)
+    assert (cols, chosen) == (["index", "label", "note"], "note")
+    assert read_texts_file(tmp_path / name) == TEXTS

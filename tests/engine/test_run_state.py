@@ -110,3 +110,33 @@ def test_results_read_back_only_when_the_stage_is_completed(trained):
     assert isinstance(state.result("teacher"), TrainResult) and state.result("distill") is None
     RunFolder(cfg.run_path).update_stage("teacher", status="failed")  # a later run failed while replacing it
     assert state.result("teacher") is None
+
+
+def _fake_benchmark(cfg, rows):
+    from ntmm_engine.api import BenchmarkResult, VariantBenchmark
+    from ntmm_engine.core.runfolder import atomic_write_json
+
+    result = BenchmarkResult(run_dir=str(cfg.run_path), rows=[VariantBenchmark(**r) for r in rows])
+    atomic_write_json(cfg.run_path / "benchmark" / "result.json", result.to_dict())
+    RunFolder(cfg.run_path).update_stage("benchmark", status="completed", finished="2030-01-02T03:04:05")
+
+
+def test_runs_of_a_project_folder_side_by_side(trained, tmp_path):
+    from ntmm_engine.api import find_runs, is_run_folder, summarize_run
+
+    cfg, result = trained
+    _fake_benchmark(cfg, [{"variant": "teacher_fp32", "latency_ms_median": 9.5, "macro_f1": 0.5, "size_bytes": 2**21},
+                          {"variant": "student_onnx_int8", "latency_ms_median": 1.25, "macro_f1": 0.4, "size_bytes": 2**20},
+                          {"variant": "broken", "status": "failed"}])
+    other = cfg.run_path.parent / "runs-lr1e-4"
+    shutil.copytree(cfg.run_path, other)
+    (cfg.run_path.parent / "notes").mkdir()
+    assert is_run_folder(cfg.run_path) and not is_run_folder(tmp_path)
+    assert find_runs(cfg.run_path.parent) == sorted([cfg.run_path, other])
+    s = summarize_run(cfg.run_path)
+    assert s.project == cfg.name and s.stages["teacher"] == "completed" and s.stages["distill"] == "missing"
+    assert s.test_macro_f1 == {"teacher": pytest.approx(result.metrics["test"]["macro_f1"])}
+    assert (s.fastest, s.fastest_latency_ms, s.fastest_size_bytes) == ("student_onnx_int8", 1.25, 2**20)
+    assert s.updated == "2030-01-02T03:04:05"
+    empty = summarize_run(tmp_path / "nothing-here")
+    assert empty.test_macro_f1 == {} and empty.fastest == ""
