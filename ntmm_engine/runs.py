@@ -161,7 +161,7 @@ class RunSummary(Record):
     project: str = ""
     updated: str = ""  # newest finish time in the manifest
     stages: dict[str, str] = field(default_factory=dict)  # stage -> status
-    test_macro_f1: dict[str, float] = field(default_factory=dict)  # teacher | student | baseline -> test macro-F1
+    test_macro_f1: dict[str, float] = field(default_factory=dict)  # classical | teacher | student | baseline -> test macro-F1
     test_accuracy: dict[str, float] = field(default_factory=dict)
     fastest: str = ""  # the benchmark's fastest variant at batch 1 ...
     fastest_latency_ms: float | None = None  # ... its median latency
@@ -199,6 +199,9 @@ def summarize_run(path: str | Path) -> RunSummary:
     s = RunSummary(path=str(Path(path).resolve()), project=str(manifest.get("project", "")), stages=state.stages())
     s.updated = max((str(v.get("finished") or "") for v in stages.values() if isinstance(v, dict)), default="")
     test = {}
+    classical = state.result("classical")
+    if isinstance(classical, ClassicalResult):
+        test["classical"] = classical.metrics.get("test", {})
     teacher = state.result("teacher")
     if isinstance(teacher, TrainResult):
         test["teacher"] = teacher.metrics.get("test", {})

@@ -17,7 +17,7 @@ from ..workers import TaskManager
 from .metrics_view import number_item, read_only_table, text_item
 
 EXTRA_KEY = "runs/extra"  # run folders the user added, remembered as a JSON list
-COLUMNS = ["Run folder", "Project", "Finished", "Teacher F1", "Student F1", "Baseline F1", "Fastest model",
+COLUMNS = ["Run folder", "Project", "Finished", "Classical F1", "Teacher F1", "Student F1", "Baseline F1", "Fastest model",
            "ms", "Its F1", "MB", "Done"]
 
 
@@ -124,7 +124,7 @@ class RunsDialog(QDialog):
         for i, s in enumerate(summaries):
             cells: list[Any] = [text_item(_short(s.path) + ("  (this project)" if s.path == current else "")),
                                 text_item(s.project), text_item(s.updated.replace("T", " ")[:16])]
-            cells += [number_item(s.test_macro_f1.get(m)) for m in ("teacher", "student", "baseline")]
+            cells += [number_item(s.test_macro_f1.get(m)) for m in ("classical", "teacher", "student", "baseline")]
             cells += [text_item(s.fastest or "-"), number_item(s.fastest_latency_ms, ".2f"), number_item(s.fastest_macro_f1),
                       number_item(s.fastest_size_bytes / 2**20 if s.fastest_size_bytes else None, ".1f"),
                       text_item(f"{sum(v == 'completed' for v in s.stages.values())}/{len(s.stages)}")]

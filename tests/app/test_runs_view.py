@@ -44,8 +44,8 @@ def test_runs_view_lists_the_project_runs_and_added_ones(make_window, tiny_proje
     t = dialog.table
     first = [t.item(0, j).text() for j in range(t.columnCount())]
     assert first[0].endswith("runs  (this project)") and t.item(0, 0).font().bold()
-    assert first[3] == "0.810" and first[6] == "student_onnx_int8" and first[7] == "1.50" and first[9] == "3.0" and first[10] == "2/4"
-    assert "runs-lr1e-4" in t.item(1, 0).text() and t.item(1, 3).text() == "0.770" and t.item(1, 6).text() == "-"
+    assert first[4] == "0.810" and first[7] == "student_onnx_int8" and first[8] == "1.50" and first[10] == "3.0" and first[11] == "2/5"
+    assert "runs-lr1e-4" in t.item(1, 0).text() and t.item(1, 4).text() == "0.770" and t.item(1, 7).text() == "-"
     monkeypatch.setattr(runs_view.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(elsewhere.parent)))
     assert dialog.add_folder()  # a project folder: its run folders are found
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 3, timeout=10000)
