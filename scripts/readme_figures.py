@@ -194,6 +194,22 @@ def teacher_medical(teacher: dict) -> str:
     return f"{f1(t['metrics']['test']['macro_f1'])} at {lr(t['recipe']['learning_rate'])}"
 
 
+@figure("recipe_auto", "recipe_auto.json")
+def recipe_auto(bench: dict) -> str:
+    """The summary table of bench/recipe_auto.py and its verdicts against the issue's target."""
+    head = ["train share", "recipe", "test macro-F1 (mean of seeds)", "sd", "seeds", "steps run", "wall s per run"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in bench["summary"]:
+        rows.append(f"| {r['train share']} | {r['recipe']} | {f1(r['test macro-F1 mean'])} | {r['sd']:.3f} | "
+                    f"{r['seeds']} | {r['steps']} | {r['wall s (mean)']} |")
+    sizes = sorted({r["size"] for r in bench["runs"]})
+    text = (f"`python bench/recipe_auto.py` ({bench['machine']['cpu']}, max_length {bench['max_length']}, "
+            f"{len(bench['runs'])} teacher runs over training shares {listing([f'{int(s * 100)} %' for s in sizes])}; "
+            "the best grid point is chosen on validation):")
+    verdicts = "\n".join(wrap(v) for v in bench["verdicts"]) if bench["verdicts"] else "No size has all three recipes yet."
+    return "\n" + wrap(text) + "\n\n" + "\n".join(rows) + "\n\n" + verdicts + "\n"
+
+
 @figure("distill_aug", "distill_medical-aug.json", "distill_medical.json")
 def distill_aug(aug: dict, plain: dict) -> str:
     """Augmented against plain distillation: the same bench without the augmentation override."""
