@@ -341,10 +341,10 @@ class DataPage(StepPage):
                               p=d.augment_p, ops=list(d.augment_ops), on_done=self._augment_preview_done,
                               on_error=lambda msg, _det: self.augment_preview.show_message("Preview failed: " + msg))
 
-    def _augment_preview_done(self, pairs: list[tuple[str, str]]) -> None:
+    def _augment_preview_done(self, pairs: list) -> None:
         d = self.project.config.data
-        how = (f"operations {', '.join(d.augment_ops)}, change probability {d.augment_p:g}; negations and "
-               "measurements are never changed. Validation and test texts are never augmented.")
+        how = (f"operations {', '.join(d.augment_ops)}, change probability {d.augment_p:g}; negations, "
+               "measurements and clinical phrases are never changed or split. Validation and test texts are never augmented.")
         if d.augment_copies > 0:
             note = f"Each training text gets {d.augment_copies} augmented cop{'y' if d.augment_copies == 1 else 'ies'} like these ({how})"
         else:

@@ -1,4 +1,4 @@
-"""Augmented training texts next to their originals, with the changed words marked."""
+"""Augmented training texts next to their originals, with the changed words marked and each edit named."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QV
 
 REMOVED = "background:#fde2e1;text-decoration:line-through"
 ADDED = "background:#d9f2d9;font-weight:bold"
+# one colour per operation for the list of edits under each copy (the user judges each operation)
+OP_COLOURS = {"synonym": "#1f5fa8", "swap": "#8a4b00", "insert": "#2e7d32"}
 
 
 def mark_changes(original: str, augmented: str) -> tuple[str, str]:
@@ -31,12 +33,20 @@ def mark_changes(original: str, augmented: str) -> tuple[str, str]:
     return " ".join(left), " ".join(right)
 
 
-def pairs_html(pairs: Sequence[tuple[str, str]]) -> str:
+def changes_html(changes: Sequence) -> str:
+    """The edits of one copy, each labelled with the operation that made it (``api.AugmentSample.changes``)."""
+    items = [f'<span style="color:{OP_COLOURS.get(c.op, "#444")};font-weight:bold">{html.escape(c.op)}</span> '
+             + html.escape(c.describe().split(": ", 1)[1]) for c in changes]
+    return '<br><span style="font-size:small">' + " · ".join(items) + "</span>" if items else ""
+
+
+def pairs_html(samples: Sequence) -> str:
     rows = []
-    for original, augmented in pairs:
-        left, right = mark_changes(original, augmented)
-        same = "" if original != augmented else "<br><i>(unchanged: no eligible word was picked)</i>"
-        rows.append(f'<tr><td width="50%" valign="top">{left}</td><td width="50%" valign="top">{right}{same}</td></tr>')
+    for s in samples:
+        left, right = mark_changes(s.original, s.augmented)
+        same = "" if s.original != s.augmented else "<br><i>(unchanged: no eligible word was picked)</i>"
+        rows.append(f'<tr><td width="50%" valign="top">{left}</td><td width="50%" valign="top">{right}{same}'
+                    f'{changes_html(s.changes)}</td></tr>')
     return ('<table width="100%" cellspacing="0" cellpadding="6" border="1" style="border-color:#d0d0d0">'
             '<tr><th align="left">Original</th><th align="left">Augmented copy</th></tr>' + "".join(rows) + "</table>")
 
@@ -62,9 +72,9 @@ class AugmentPreview(QWidget):
         self.view = QTextBrowser(self)
         self.view.setOpenLinks(False)
         lay.addWidget(self.view, 1)
-        self.pairs: list[tuple[str, str]] = []
+        self.pairs: list = []  # api.AugmentSample: original, augmented, changes
 
-    def show_pairs(self, pairs: Sequence[tuple[str, str]], note: str) -> None:
+    def show_pairs(self, pairs: Sequence, note: str) -> None:
         self.pairs = list(pairs)
         self.note.setText(note)
         self.view.setHtml(pairs_html(self.pairs) if self.pairs else "")

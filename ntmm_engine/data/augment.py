@@ -6,12 +6,20 @@ Three operations, each applied with probability ``p`` per eligible word:
   group of ``resources/medical_synonyms.csv`` (MI / myocardial infarction /
   heart attack), keeping the case of the text sensibly;
 * ``insert``: insert a neutral filler phrase ("reportedly", "on examination")
-  from ``resources/clinical_fillers.txt``;
-* ``swap``: swap a word with a neighbour at most two words away.
+  from ``resources/clinical_fillers.txt`` where a phrase ends: before a
+  preposition ("attends ED | with palpitations"), never inside
+  a noun phrase ("neck | stiffness") or before "of";
+* ``swap``: swap the two single-word items of a coordination ("nausea and
+  vomiting" -> "vomiting and nausea"): the one reordering that keeps the
+  meaning of clinical text ("severe headache", "attends ED" never move).
 
 Negations and their scope ("no fever", "denies chest pain", "negative for
 malignancy") and numbers with units ("5 mg", "120/80 mmHg", "38.5 °C",
 "3 days", "45%") are frozen: never replaced, moved or split by an insertion.
+Multi-word clinical terms and fixed phrases (the synonym table's terms and
+``resources/clinical_phrases.txt``: "worst headache of life", "attends ED")
+are kept whole: no swap moves, crosses or splits them, no filler goes inside
+them and no synonym replaces a word inside them.
 Every example gets its own RNG derived from (seed, example index, copy), so
 a copy does not depend on the order in which examples are processed.
 
@@ -99,6 +107,13 @@ FUNCTION_WORDS = frozenset({"a", "an", "the", "of", "to", "in", "on", "at", "for
                             "after", "before", "since", "than", "very", "more", "less", "most", "some", "any", "each"})
 
 
+# Coordinators whose single-word items may swap; words before which a filler may go (a phrase ends
+# there: "attends ED | with palpitations"). Not "of", which binds its noun ("loss of consciousness").
+COORDINATORS = frozenset({"and", "or"})
+INSERT_BEFORE = frozenset({"with", "since", "for", "in", "on", "at", "after", "before", "from", "to", "but",
+                           "over", "during", "following", "while", "when", "until", "despite"})
+
+
 FREE, NO_MOVE, FROZEN = 0, 1, 2  # lock levels of a unit
 
 
@@ -164,6 +179,44 @@ def load_synonyms(path: str | None = None) -> SynonymTable:
     return SynonymTable(tuple(groups), index, max(len(k[0]) for k in index) if index else 1)
 
 
+@dataclass(frozen=True)
+class PhraseTable:
+    """Fixed phrases as lower-case word tuples, for longest-first matching."""
+
+    phrases: frozenset
+    max_words: int
+
+
+@lru_cache(maxsize=4)
+def load_phrases(path: str | None = None) -> PhraseTable:
+    p = Path(path) if path else resources_dir() / "clinical_phrases.txt"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NTMMError(f"Cannot read the clinical phrases {p}: {exc}") from None
+    phrases = frozenset(tuple(t.lower() for t in _term_tokens(ln.strip())) for ln in text.splitlines()
+                        if ln.strip() and not ln.lstrip().startswith("#"))
+    phrases = frozenset(ph for ph in phrases if len(ph) > 1)
+    return PhraseTable(phrases, max((len(ph) for ph in phrases), default=1))
+
+
+def token_phrases(tokens: Sequence[str], gaps: Sequence[str], table: PhraseTable) -> list[int | None]:
+    """For every token, the number of the fixed phrase it belongs to (None outside phrases); longest match first."""
+    low = [t.lower() for t in tokens]
+    out: list[int | None] = [None] * len(tokens)
+    i, number = 0, 0
+    while i < len(tokens):
+        for length in range(min(table.max_words, len(tokens) - i), 1, -1):
+            if tuple(low[i:i + length]) in table.phrases and not any("\n" in gaps[k] for k in range(i, i + length - 1)):
+                out[i:i + length] = [number] * length
+                number += 1
+                i += length
+                break
+        else:
+            i += 1
+    return out
+
+
 @lru_cache(maxsize=4)
 def load_fillers(path: str | None = None) -> tuple[str, ...]:
     p = Path(path) if path else resources_dir() / "clinical_fillers.txt"
@@ -185,6 +238,7 @@ class Unit:
     group: int | None = None  # synonym group, when the unit is a known term
     abbrev: bool = False  # matched an abbreviation-like (case-sensitive) term
     pinned: bool = False  # never swapped: phrases, replacements, fillers, words already moved
+    phrase: int | None = None  # the fixed phrase (or multi-word term) the unit belongs to: never split
 
 
 def _kind(tok: str) -> str:
@@ -274,10 +328,11 @@ def protected_tokens(text: str) -> list[str]:
     return [t for t, lk in zip(tokens, token_locks(tokens, gaps)) if lk == FROZEN]
 
 
-def _units(text: str, table: SynonymTable | None) -> tuple[str, list[Unit], list[str]]:
-    """Tokens grouped into units; known synonym phrases become one unit each."""
+def _units(text: str, table: SynonymTable | None, phrases: PhraseTable | None = None) -> tuple[str, list[Unit], list[str]]:
+    """Tokens grouped into units; known synonym terms become one unit each, fixed phrases are marked."""
     lead, tokens, gaps = tokenize(text)
     locks = token_locks(tokens, gaps)
+    in_phrase = token_phrases(tokens, gaps, phrases) if phrases else [None] * len(tokens)
     units: list[Unit] = []
     unit_gaps: list[str] = []
     i = 0
@@ -299,12 +354,19 @@ def _units(text: str, table: SynonymTable | None) -> tuple[str, list[Unit], list
         if match:
             length, gid, abbrev = match
             phrase = "".join(tokens[k] + (gaps[k] if k < i + length - 1 else "") for k in range(i, i + length))
+            # a term inside a longer fixed phrase belongs to it ("headache" in "worst headache of life");
+            # a term that is the whole phrase ("shortness of breath") is its own unit, free to be replaced
+            inside = next((ph for ph in in_phrase[i:i + length] if ph is not None), None)
+            if inside is not None and in_phrase.count(inside) <= length and all(
+                    ph == inside for ph in in_phrase[i:i + length]):
+                inside = None
             units.append(Unit(phrase, lock=max(locks[i:i + length]), kind="word", group=gid, abbrev=abbrev,
-                              pinned=length > 1))
+                              pinned=length > 1 or inside is not None, phrase=inside))
             unit_gaps.append(gaps[i + length - 1])
             i += length
         else:
-            units.append(Unit(tokens[i], lock=locks[i], kind=_kind(tokens[i])))
+            units.append(Unit(tokens[i], lock=locks[i], kind=_kind(tokens[i]), phrase=in_phrase[i],
+                              pinned=in_phrase[i] is not None))
             unit_gaps.append(gaps[i])
             i += 1
     return lead, units, unit_gaps
@@ -338,11 +400,36 @@ def example_rng(seed: int, index: int, copy: int, attempt: int = 0) -> random.Ra
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
+@dataclass(frozen=True)
+class Change:
+    """One edit an operation made: ``synonym`` (before -> after), ``swap`` (before <-> after) or ``insert`` (after)."""
+
+    op: str
+    before: str
+    after: str
+
+    def describe(self) -> str:
+        if self.op == "insert":
+            return f"insert: {self.after!r}"
+        arrow = "↔" if self.op == "swap" else "→"
+        return f"{self.op}: {self.before!r} {arrow} {self.after!r}"
+
+
+@dataclass(frozen=True)
+class AugmentSample:
+    """A preview row: an original text, its augmented copy and the edits that made it."""
+
+    original: str
+    augmented: str
+    changes: tuple[Change, ...] = ()
+
+
 class Augmenter:
     """Applies the chosen operations to one text at a time."""
 
     def __init__(self, p: float = DEFAULT_P, ops: Iterable[str] = AUGMENT_OPS, *,
-                 synonyms_path: str | Path | None = None, fillers_path: str | Path | None = None):
+                 synonyms_path: str | Path | None = None, fillers_path: str | Path | None = None,
+                 phrases_path: str | Path | None = None):
         ops = tuple(ops)
         bad = [o for o in ops if o not in AUGMENT_OPS]
         if bad:
@@ -352,69 +439,88 @@ class Augmenter:
         self.p, self.ops = float(p), ops
         self.table = load_synonyms(str(synonyms_path) if synonyms_path else None) if "synonym" in ops else None
         self.fillers = load_fillers(str(fillers_path) if fillers_path else None) if "insert" in ops else ()
+        self.phrases = load_phrases(str(phrases_path) if phrases_path else None)
 
     def augment(self, text: str, rng: random.Random) -> str:
         """One augmented version of ``text`` (may equal it when nothing is eligible)."""
-        lead, units, gaps = _units(text, self.table)
+        return self.augment_traced(text, rng)[0]
+
+    def augment_traced(self, text: str, rng: random.Random) -> tuple[str, list[Change]]:
+        """The augmented text and the edits, in the order made (the preview shows which operation did what)."""
+        lead, units, gaps = _units(text, self.table, self.phrases)
+        changes: list[Change] = []
         if "synonym" in self.ops:
-            self._synonyms(units, rng)
+            self._synonyms(units, rng, changes)
         if "swap" in self.ops:
-            self._swap(units, gaps, rng)
+            self._swap(units, gaps, rng, changes)
         if "insert" in self.ops and self.fillers:
-            units, gaps = self._insert(units, gaps, rng)
-        return _join(lead, units, gaps)
+            units, gaps = self._insert(units, gaps, rng, changes)
+        return _join(lead, units, gaps), changes
 
     def augment_example(self, text: str, seed: int, index: int, copy: int) -> str:
         """Copy ``copy`` of example ``index``; retried a few times if it came out unchanged."""
-        out = text
+        return self.trace_example(text, seed, index, copy).augmented
+
+    def trace_example(self, text: str, seed: int, index: int, copy: int) -> AugmentSample:
+        out, changes = text, []
         for attempt in range(MAX_ATTEMPTS):
-            out = self.augment(text, example_rng(seed, index, copy, attempt))
+            out, changes = self.augment_traced(text, example_rng(seed, index, copy, attempt))
             if out != text:
                 break
-        return out
+        return AugmentSample(text, out, tuple(changes))
 
     # -- operations
-    def _synonyms(self, units: list[Unit], rng: random.Random) -> None:
+    def _synonyms(self, units: list[Unit], rng: random.Random, changes: list[Change]) -> None:
         assert self.table is not None
         for k, u in enumerate(units):
-            if u.group is None or u.lock == FROZEN or rng.random() >= self.p:
+            if u.group is None or u.lock == FROZEN or u.phrase is not None or rng.random() >= self.p:
                 continue
             group = self.table.groups[u.group]
             choices = [t for t in group if t.lower() != u.text.lower()]
             if not choices:
                 continue
             new = rng.choice(choices)
-            u.text = match_case(u.text, new, sentence_start=_sentence_start(units, k, CAPITAL_ENDS), original_cased=u.abbrev)
+            old, u.text = u.text, match_case(u.text, new, sentence_start=_sentence_start(units, k, CAPITAL_ENDS),
+                                             original_cased=u.abbrev)
             u.pinned = True  # a new phrase stays in place
+            changes.append(Change("synonym", old, u.text))
 
     def _swappable(self, units: list[Unit], k: int) -> bool:
         u = units[k]
-        return (u.kind == "word" and u.lock == FREE and not u.pinned and u.text.lower() not in FUNCTION_WORDS
-                and not _sentence_start(units, k))
+        return (u.kind == "word" and u.lock == FREE and not u.pinned and u.phrase is None
+                and u.text.lower() not in FUNCTION_WORDS and not _sentence_start(units, k))
 
-    def _swap(self, units: list[Unit], gaps: list[str], rng: random.Random) -> None:
-        for k in range(len(units)):
-            if not self._swappable(units, k) or rng.random() >= self.p:
+    @staticmethod
+    def _item_edge(units: list[Unit], m: int) -> bool:
+        """Whether ``m`` is outside a coordinated item: the text's edge, punctuation or a function word."""
+        return m < 0 or m >= len(units) or units[m].kind == "punct" or units[m].text.lower() in FUNCTION_WORDS
+
+    def _swap(self, units: list[Unit], gaps: list[str], rng: random.Random, changes: list[Change]) -> None:
+        # Only "X and Y" / "X or Y" where X and Y are whole items (single words or synonym terms between
+        # edges): swapping neighbours in general turns "severe headache" into "headache severe" and
+        # "neck stiffness" into "stiffness neck", which is not the same note.
+        for k in range(len(units) - 2):
+            j = k + 2
+            if units[k + 1].text.lower() not in COORDINATORS or not (self._swappable(units, k) and self._swappable(units, j)):
                 continue
-            d = rng.choice((1, 2))
-            j = k + d
-            if j >= len(units) or not self._swappable(units, j):
+            if not (self._item_edge(units, k - 1) and self._item_edge(units, j + 1)) or rng.random() >= self.p:
                 continue
-            # every unit in between must be a free word and every gap whitespace: no swaps across
-            # punctuation, numbers or negations
-            between_ok = all(units[m].kind == "word" and units[m].lock == FREE for m in range(k + 1, j))
-            if not between_ok or any(gaps[m] == "" or "\n" in gaps[m] for m in range(k, j)):
+            if any(gaps[m] == "" or "\n" in gaps[m] for m in range(k, j)):
                 continue
             units[k], units[j] = units[j], units[k]
             units[k].pinned = units[j].pinned = True  # move each word at most once
+            changes.append(Change("swap", units[j].text, units[k].text))
 
-    def _insert(self, units: list[Unit], gaps: list[str], rng: random.Random) -> tuple[list[Unit], list[str]]:
+    def _insert(self, units: list[Unit], gaps: list[str], rng: random.Random,
+                changes: list[Change]) -> tuple[list[Unit], list[str]]:
         out_u: list[Unit] = []
         out_g: list[str] = []
         for k, u in enumerate(units):
             if k > 0 and self._can_insert_before(units, gaps, k) and rng.random() < self.p:
-                out_u.append(Unit(rng.choice(self.fillers), pinned=True))
+                filler = rng.choice(self.fillers)
+                out_u.append(Unit(filler, pinned=True))
                 out_g.append(" ")
+                changes.append(Change("insert", "", filler))
             out_u.append(u)
             out_g.append(gaps[k])
         return out_u, out_g
@@ -422,10 +528,12 @@ class Augmenter:
     @staticmethod
     def _can_insert_before(units: list[Unit], gaps: list[str], k: int) -> bool:
         left, right = units[k - 1], units[k]
-        # only between two words separated by spaces, not after a function word, never inside a frozen
-        # run (negation + object, number + unit) or a negation's scope, never before a measurement
+        # only where a phrase ends (a content word, then a preposition or conjunction), separated by
+        # spaces; never inside a frozen run (negation + object, number + unit), a negation's scope or a
+        # fixed phrase, never before a measurement
         return (left.kind == "word" and right.kind == "word" and left.lock != FROZEN
-                and left.text.lower() not in FUNCTION_WORDS
+                and left.text.lower() not in FUNCTION_WORDS and right.text.lower() in INSERT_BEFORE
+                and (left.phrase is None or left.phrase != right.phrase)
                 and gaps[k - 1] != "" and "\n" not in gaps[k - 1]
                 and not (left.lock >= NO_MOVE and right.lock >= NO_MOVE))
 
@@ -510,12 +618,12 @@ def augment_split(prepared, params: Any, seed: int = 42):
 
 
 def preview(texts: Sequence[str], n: int = 5, seed: int = 42, p: float = DEFAULT_P,
-            ops: Iterable[str] = AUGMENT_OPS) -> list[tuple[str, str]]:
-    """(original, augmented) pairs for up to ``n`` texts, picked and augmented reproducibly."""
+            ops: Iterable[str] = AUGMENT_OPS) -> list[AugmentSample]:
+    """Up to ``n`` texts with an augmented copy each and the edits that made it, picked reproducibly."""
     if not texts:
         return []
     idx = list(range(len(texts)))
     if len(idx) > n:
         idx = sorted(random.Random(seed).sample(idx, n))
     aug = Augmenter(p, ops)
-    return [(texts[i], aug.augment_example(texts[i], seed, i, 1)) for i in idx]
+    return [aug.trace_example(texts[i], seed, i, 1) for i in idx]

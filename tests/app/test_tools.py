@@ -92,8 +92,8 @@ def test_augmentation_preview_follows_the_settings(make_window, tiny_project, qt
     qtbot.waitUntil(lambda: len(page.augment_preview.pairs) == 4, timeout=10000)
     texts = page.preview_texts()
     pairs = page.augment_preview.pairs
-    assert all(orig in texts for orig, _ in pairs)
-    assert any(orig != aug for orig, aug in pairs)
+    assert all(s.original in texts for s in pairs)
+    assert any(s.original != s.augmented for s in pairs)
     assert "Augmentation is off" in page.augment_preview.note.text()
     assert "<span" in page.augment_preview.view.toHtml()
 
@@ -105,11 +105,14 @@ def test_augmentation_preview_follows_the_settings(make_window, tiny_project, qt
     page.augment_form.editor("augment_ops").commit_text("swap")
     wait_idle(w)
     qtbot.waitUntil(lambda: "operations swap," in page.augment_preview.note.text(), timeout=10000)
-    for orig, aug in page.augment_preview.pairs:  # swaps only: same words, maybe another order
-        assert sorted(orig.split()) == sorted(aug.split())
+    for s in page.augment_preview.pairs:  # swaps only: same words, maybe another order, each swap named
+        assert sorted(s.original.split()) == sorted(s.augmented.split())
+        assert all(c.op == "swap" for c in s.changes)
+        if s.changes:
+            assert "swap</span>" in page.augment_preview.view.toHtml()
 
     # "Other examples" shows other texts, reproducibly per click
-    first = [o for o, _ in page.augment_preview.pairs]
+    first = [s.original for s in page.augment_preview.pairs]
     qtbot.mouseClick(page.augment_preview.other, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: [o for o, _ in page.augment_preview.pairs] != first, timeout=10000)
+    qtbot.waitUntil(lambda: [s.original for s in page.augment_preview.pairs] != first, timeout=10000)
     wait_idle(w)

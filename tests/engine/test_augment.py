@@ -10,7 +10,7 @@ from ntmm_engine.core.errors import ConfigError
 
 NOTE = ("Patient denies chest pain and reports 5 mg aspirin daily, BP 120/80 mmHg, temp 38.5 °C for 3 days, "
         "EF 45%, no fever, not dizzy. History of MI and HTN, negative for malignancy; pulses absent in the left "
-        "foot. Nausea without vomiting, never smoked, neither cough nor wheeze.")
+        "foot. Nausea without vomiting, never smoked, neither cough nor wheeze. Seen in clinic with her daughter.")
 # Substrings that must survive every augmentation of NOTE unchanged and in one piece.
 KEEP = ["denies chest", "5 mg", "120/80 mmHg", "38.5 °C", "3 days", "45%", "no fever", "not dizzy",
         "negative for malignancy", "pulses absent", "without vomiting", "never smoked", "neither cough", "nor wheeze"]
@@ -72,7 +72,7 @@ def test_synonyms_replace_whole_phrases_and_keep_case_sensibly():
 
 
 def test_swap_stays_within_two_words_and_insert_adds_known_fillers():
-    text = "patient reports mild intermittent headache behind eyes today"
+    text = "patient reports mild intermittent headache behind eyes today with nausea and vomiting"
     words = text.split()
     swapper = Augmenter(p=0.5, ops=["swap"])
     for i in range(50):
@@ -81,6 +81,8 @@ def test_swap_stays_within_two_words_and_insert_adds_known_fillers():
         assert out[0] == "patient"  # a sentence start never moves
         for pos, w in enumerate(out):
             assert abs(words.index(w) - pos) <= 2
+        # only the items of the coordination move: "mild intermittent headache" is not reordered
+        assert out[:-3] == words[:-3] and out[-2] == "and" and {out[-3], out[-1]} == {"nausea", "vomiting"}
     inserter = Augmenter(p=0.5, ops=["insert"])
     fillers = set(load_fillers())
     for i in range(30):
@@ -93,6 +95,37 @@ def test_swap_stays_within_two_words_and_insert_adds_known_fillers():
         for f in sorted(fillers, key=len, reverse=True):
             extra = extra.replace(f, "")
         assert extra.split() == words
+
+
+PHRASE_CASES = [  # issue 18: what the old swap and insert made of these
+    ("Patient reports the worst headache of life since this morning.", "worst headache of life"),
+    ("A 54-year-old woman attends ED with palpitations.", "woman attends ED"),
+    ("Sudden severe headache with neck stiffness and photophobia.", "Sudden severe headache"),
+    ("Sudden severe headache with neck stiffness and photophobia.", "neck stiffness"),
+]
+
+
+@pytest.mark.parametrize("text,keep", PHRASE_CASES)
+def test_clinical_phrases_are_never_split_or_reordered(text, keep):
+    aug = Augmenter(p=0.9, ops=["swap", "insert"])
+    changed = 0
+    for i in range(100):
+        out, changes = aug.augment_traced(text, example_rng(5, i, 0))
+        assert keep in out, out
+        changed += out != text
+        assert {c.op for c in changes} <= {"swap", "insert"}
+    assert changed > 0  # the text is still augmented, around the phrase
+    # a synonym inside a fixed phrase is not replaced either ("worst cephalalgia of life")
+    assert "worst headache of life" in Augmenter(p=1.0, ops=["synonym"]).augment(PHRASE_CASES[0][0], example_rng(0, 0, 0))
+
+
+def test_swaps_reorder_whole_coordinated_items_only():
+    aug = Augmenter(p=1.0, ops=["swap"])
+    assert aug.augment("Two days of nausea and vomiting.", example_rng(0, 0, 0)) == "Two days of vomiting and nausea."
+    # "chest pain and fever": swapping "pain" and "fever" would make "chest fever and pain"
+    assert aug.augment("Reports chest pain and fever.", example_rng(0, 0, 0)) == "Reports chest pain and fever."
+    out, changes = aug.augment_traced("History of MI and HTN.", example_rng(0, 0, 0))
+    assert out == "History of HTN and MI." and [c.describe() for c in changes] == ["swap: 'MI' ↔ 'HTN'"]
 
 
 def test_augment_dataset_is_deterministic_order_independent_and_keeps_labels():
@@ -143,8 +176,12 @@ def test_augment_split_touches_train_only_and_changes_the_fingerprint(easy_csv):
 def test_preview_and_config_validation():
     texts = [f"History of MI and HTN, case {i}, with SOB" for i in range(20)]
     pairs = preview(texts, n=5, seed=3, p=0.5)
-    assert len(pairs) == 5 and all(o in texts for o, _ in pairs) and any(o != a for o, a in pairs)
+    assert len(pairs) == 5 and all(s.original in texts for s in pairs) and any(s.original != s.augmented for s in pairs)
     assert preview(texts, n=5, seed=3, p=0.5) == pairs
+    for s in pairs:  # every edit is named with its operation, and only unchanged copies have none
+        assert bool(s.changes) == (s.original != s.augmented)
+        for c in s.changes:
+            assert c.op in AUGMENT_OPS and c.after in s.augmented
     with pytest.raises(ConfigError, match="augment_ops"):
         ProjectConfig.from_dict({"data": {"augment_ops": ["synonym", "backtranslate"]}})
     with pytest.raises(ConfigError, match="augment_p"):
