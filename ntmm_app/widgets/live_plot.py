@@ -44,6 +44,9 @@ from ntmm_engine.core.events import (
 from .metrics_view import MetricsView
 
 REDRAW_MS = 100
+SHORT_SERIES = 40  # series with fewer points get symbols: one point on a line-only curve is invisible
+LEGEND_AT = {"top-right": ((1, 0), (1, 0), (-8, 8)), "top-left": ((0, 0), (0, 0), (8, 8)),
+             "bottom-right": ((1, 1), (1, 1), (-8, -8)), "bottom-left": ((0, 1), (0, 1), (8, -8))}
 COLORS = {"train": "#1f77b4", "validation": "#d62728", "learning rate": "#2ca02c", "accuracy": "#9467bd",
           "macro-F1": "#ff7f0e", "loss_kl": "#1f77b4", "loss_ce": "#d62728", "loss_cos": "#2ca02c",
           "loss_mse": "#9467bd"}
@@ -69,6 +72,34 @@ def show_grid(plot: pg.PlotWidget | pg.PlotItem, x: bool = True, y: bool = True)
             axis.setTickPen(pg.mkPen(GRID_COLOR))
             axis.setStyle(tickAlpha=255, maxTickLevel=0)  # lines at the labelled ticks only
             axis.setZValue(plot.getViewBox().zValue() - 1)  # under the curves and bars (pyqtgraph puts axes above)
+
+
+class LogTickAxis(pg.AxisItem):
+    """A log-scale axis whose labels never overlap: 1, 2 and 5 x 10^k over a narrow range, powers of ten
+    over a wide one, written compactly ("2e-4").
+
+    pyqtgraph labels every minor tick of a log axis (2..9 x 10^k), which over one or two decades
+    overprints ("0.00020.00030.0004…"); it has no option to thin them, hence this override.
+    """
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        low, high = self.range
+        keep = {1} if high - low > 2.5 else {1, 2, 5}
+        out = []
+        for v in values:
+            x = 10 ** v
+            exponent = math.floor(v + 1e-9)
+            mantissa = round(x / 10 ** exponent)
+            out.append(_compact(mantissa, exponent) if mantissa in keep and abs(x - mantissa * 10 ** exponent) < 1e-9 * x * 10 else "")
+        return out
+
+
+def _compact(mantissa: int, exponent: int) -> str:
+    if -2 <= exponent <= 3:
+        return f"{mantissa * 10 ** exponent:g}"
+    return f"{mantissa}e{exponent}"
 
 
 class SeriesBuffer:
@@ -101,7 +132,9 @@ class SeriesBuffer:
 class LivePlot(pg.PlotWidget):
     """A plot of named series that redraws on a timer, not per point."""
 
-    def __init__(self, title: str, y_label: str = "", x_label: str = "step", parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, y_label: str = "", x_label: str = "step", parent: QWidget | None = None,
+                 legend: str = "top-right") -> None:
+        """``legend``: the corner the newest points do not reach (rising scores: bottom-right)."""
         super().__init__(parent)
         self.setTitle(title, size="10pt")
         self.setLabel("bottom", x_label)
@@ -111,8 +144,13 @@ class LivePlot(pg.PlotWidget):
         self.setClipToView(True)
         self.setDownsampling(auto=True, mode="peak")
         self.setMenuEnabled(False)
-        self.legend = self.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=(255, 255, 255, 210),
-                                     pen=(200, 200, 200))
+        # Translucent, and draggable with the mouse (pyqtgraph's LegendItem), so no point stays hidden.
+        self.legend = self.addLegend(labelTextSize="8pt", brush=(255, 255, 255, 150), pen=(200, 200, 200),
+                                     verSpacing=-6)
+        item_anchor, parent_anchor, offset = LEGEND_AT[legend]
+        self.legend.anchor(item_anchor, parent_anchor, offset)
+        self.legend.setToolTip("Drag to move the legend")
+        self.legend.setVisible(False)  # shown with the first series
         self.getAxis("left").enableAutoSIPrefix(False)  # a loss of 0.3 must read 0.3, not 300 (x0.001)
         self.setMinimumHeight(110)
         self.series: dict[str, tuple[SeriesBuffer, pg.PlotDataItem]] = {}
@@ -122,6 +160,11 @@ class LivePlot(pg.PlotWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
         self.redraws = 0
+        self.fixed_y: tuple[float, float] | None = None  # scores: always 0..1
+
+    def set_fixed_y(self, low: float, high: float) -> None:
+        self.fixed_y = (low, high)
+        self.setYRange(low, high, padding=0.02)
 
     def ensure_series(self, key: str, label: str | None = None, color: str | None = None,
                       dashed: bool = False, symbol: str | None = None) -> None:
@@ -129,9 +172,12 @@ class LivePlot(pg.PlotWidget):
             return
         color = color or COLORS.get(label or key) or FALLBACK[len(self.series) % len(FALLBACK)]
         pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        item = self.plot([], [], pen=pen, name=label or key, symbol=symbol, symbolSize=6,
+        item = self.plot([], [], pen=pen, name=label or key, symbol=symbol or "o", symbolSize=6 if symbol else 4,
                          symbolBrush=color, symbolPen=color, skipFiniteCheck=True)
+        item.auto_symbol = symbol is None  # dots while the series is short, a plain line once it is long
         self.series[key] = (SeriesBuffer(), item)
+        if len(self.series) > 4:
+            self.legend.setColumnCount(2)  # many series (distillation and its baseline): a flat legend
 
     def append(self, key: str, x: float, y: float | None, **style: Any) -> None:
         if y is None or not math.isfinite(y):
@@ -145,9 +191,30 @@ class LivePlot(pg.PlotWidget):
     def redraw(self) -> None:
         for key in self._dirty:
             buf, item = self.series[key]
+            if item.auto_symbol and (buf.n < SHORT_SERIES) != (item.opts["symbol"] is not None):
+                item.setSymbol("o" if buf.n < SHORT_SERIES else None)
             item.setData(buf.x, buf.y, skipFiniteCheck=True)
         self._dirty.clear()
+        self.legend.setVisible(bool(self.series))  # no empty legend box on an empty plot
+        self._widen_single_values()
         self.redraws += 1
+
+    def _widen_single_values(self) -> None:
+        """Autorange around one value gives value ± 0.5 (an LR of 2e-4 on an axis from -400e-3 to 400e-3):
+        start such an axis from 0 instead, so the first point sits in a readable range."""
+        vb = self.getViewBox()
+        xs = [b.x for b, _ in self.series.values() if b.n]
+        if not xs:
+            return
+        for axis, values, auto in (("x", np.concatenate(xs), vb.state["autoRange"][0]),
+                                   ("y", np.concatenate([b.y for b, _ in self.series.values() if b.n]),
+                                    vb.state["autoRange"][1] and not self.fixed_y)):
+            if not auto or values.max() != values.min():
+                continue
+            v = float(values[0])
+            low, high = (0.0, 1.5 * v) if v > 0 else (1.5 * v, 0.0) if v < 0 else (-1.0, 1.0)
+            (vb.setXRange if axis == "x" else vb.setYRange)(low, high, padding=0.05, update=False)
+            vb.enableAutoRange(axis=axis, enable=True)  # keep following the data when the next point comes
 
     def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """Every point the curve was given at the last redraw (before downsampling for display)."""
@@ -164,6 +231,12 @@ class LivePlot(pg.PlotWidget):
             self.legend.removeItem(item)
         self.series.clear()
         self._dirty.clear()
+        self.legend.setColumnCount(1)
+        self.legend.setVisible(False)
+        # a new run or project starts from its own data, not from where the last one was zoomed to
+        self.getViewBox().enableAutoRange(x=True, y=not self.fixed_y)
+        if self.fixed_y:
+            self.setYRange(*self.fixed_y, padding=0.02)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -207,8 +280,8 @@ class LiveTrainingView(QWidget):
         grid = QGridLayout(plots)
         grid.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = LivePlot("Loss", "loss")
-        self.metric_plot = LivePlot("Validation accuracy / macro-F1", "score")
-        self.metric_plot.setYRange(0, 1, padding=0.02)
+        self.metric_plot = LivePlot("Validation accuracy / macro-F1", "score", legend="bottom-right")
+        self.metric_plot.set_fixed_y(0, 1)
         self.lr_plot = LivePlot("Learning rate", "lr")
         self.lr_plot.getAxis("left").enableAutoSIPrefix(True)
         grid.addWidget(self.loss_plot, 0, 0)

@@ -32,7 +32,7 @@ from ntmm_engine import api
 from ntmm_engine.core.events import JobStarted, Progress, TrainLog
 
 from ..workers import JobRunner
-from .live_plot import format_eta, show_grid
+from .live_plot import LogTickAxis, format_eta, show_grid
 
 JOB = "lr_find"
 DEFAULTS = {"start_lr": 1e-7, "end_lr": 1.0, "num_steps": 100}
@@ -85,7 +85,7 @@ class LRFinderDialog(QDialog):
         self.start_lr.textEdited.connect(self._validate)
         self.end_lr.textEdited.connect(self._validate)
 
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(axisItems={"bottom": LogTickAxis("bottom")})
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate (log scale)")
         self.plot.setLabel("left", "training loss")

@@ -165,3 +165,54 @@ def test_live_view_replays_history(qtbot):
     qtbot.addWidget(view)
     view.load_history([event_to_dict(e) for e in train_events()] + [{"kind": "Unknown"}, {"kind": "TrainLog", "bogus": 1}])
     assert len(view.loss_plot.data("teacher:train")[0]) == 40
+
+
+def test_short_series_are_visible_and_axes_start_from_the_data(qtbot):
+    """Issue 18: one logged point was invisible (a line needs two) on axes from -400e-3 to 400e-3."""
+    from ntmm_app.widgets.live_plot import SHORT_SERIES, LiveTrainingView
+
+    view = LiveTrainingView(("teacher",))
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    assert not view.loss_plot.legend.isVisible()  # no empty legend box before the first point
+    view.handle_event(TrainLog(job="teacher", step=10, max_steps=600, epoch=0.1, loss=2.0, learning_rate=2e-4))
+    view.flush()
+    item = view.lr_plot.series["teacher:lr"][1]
+    assert item.opts["symbol"] is not None  # a dot for the single point
+    (x0, x1), (y0, y1) = view.lr_plot.getViewBox().viewRange()
+    assert x0 <= 10 <= x1 and -1e-4 <= y0 <= 0 < 2e-4 < y1 < 5e-4  # around the value, from 0
+    assert view.loss_plot.legend.isVisible()
+    for step in range(20, 20 + 10 * SHORT_SERIES, 10):
+        view.handle_event(TrainLog(job="teacher", step=step, max_steps=600, epoch=step / 100, loss=2.0 - step / 1000,
+                                   learning_rate=2e-4 * (1 - step / 600)))
+    view.flush()
+    assert item.opts["symbol"] is None  # a long series is a plain line (and repaints fast)
+
+    # a zoomed plot is not inherited by the next run or project
+    view.loss_plot.setXRange(100, 110)
+    assert view.loss_plot.getViewBox().state["autoRange"][0] is False
+    view.reset()
+    assert view.loss_plot.getViewBox().state["autoRange"][0] is not False
+    assert view.metric_plot.getViewBox().viewRange()[1][1] <= 1.05  # scores stay on 0..1
+
+
+def test_log_axis_labels_do_not_overprint(qtbot):
+    import numpy as np
+    import pyqtgraph as pg
+
+    from ntmm_app.widgets.live_plot import LogTickAxis
+
+    plot = pg.PlotWidget(axisItems={"bottom": LogTickAxis("bottom")})
+    qtbot.addWidget(plot)
+    plot.setLogMode(x=True, y=False)
+    plot.plot(np.logspace(-4.3, -2.7, 30), np.ones(30))
+    plot.resize(460, 280)
+    plot.show()
+    axis = plot.getAxis("bottom")
+    axis.setRange(-4.3, -2.7)
+    minor = [np.log10(m * 1e-4) for m in range(2, 10)]
+    labels = axis.tickStrings(minor, 1, 1)
+    assert labels == ["2e-4", "", "", "5e-4", "", "", "", ""]  # 1, 2, 5 x 10^k only
+    axis.setRange(-6, 0)  # six decades: powers of ten only
+    assert axis.tickStrings([-6, np.log10(2e-6), -3, -2, 0], 1, 1) == ["1e-6", "", "1e-3", "0.01", "1"]
