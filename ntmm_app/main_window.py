@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QDesktopServices, QFont, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QFont, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ntmm_engine import api
 from ntmm_engine.core.errors import NTMMError
 
-from . import errors
+from . import desktop, errors
 from . import settings as settings_mod
 from .pages.base import AppContext, JobStepPage, StepPage
 from .project import Project
@@ -508,7 +508,7 @@ class MainWindow(QMainWindow):
         if self.project.is_open:
             folder = self.project.run_path
             folder.mkdir(parents=True, exist_ok=True)
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+            desktop.reveal(self, folder, "run folder")
 
     def show_runs(self) -> None:
         """The Runs view (a window of its own, so it can stay open beside the steps)."""
@@ -527,7 +527,7 @@ class MainWindow(QMainWindow):
         return str(self.project.run_path), str(self.project.path.parent)
 
     def open_log_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(errors.log_path().parent)))
+        desktop.reveal(self, errors.log_path().parent, "log folder")
 
     def about(self) -> None:
         QMessageBox.about(self, "About NTMM",

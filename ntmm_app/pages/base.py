@@ -21,6 +21,7 @@ from ..project import Project
 from ..settings import Settings
 from ..widgets.banner import WarningBanner
 from ..widgets.config_form import ConfigForm
+from ..widgets.live_plot import CANCELLED_TEXT
 from ..widgets.run_controls import RunControls
 from ..workers import JobRunner, JobSpec, TaskManager
 
@@ -244,7 +245,8 @@ class JobStepPage(StepPage):
         running = self.running
         reason = "" if running else self.why_not_start()
         busy_other = self.ctx.runner.busy and not running
-        text = "Running…" if running else (reason if reason and not self.needs() else "")
+        text = ("Running… Its settings are locked until it ends (a change would not reach the running job)."
+                if running else (reason if reason and not self.needs() else ""))
         if not running and self.needs():
             text = "Not available yet (see the note above)."
         if not text and not running:
@@ -253,6 +255,8 @@ class JobStepPage(StepPage):
                     "cancelled": "Cancelled." + (" Resume continues from the last checkpoint." if self.can_resume() else ""),
                     "running": "Interrupted." + (" Resume continues from the last checkpoint." if self.can_resume() else ""),
                     "failed": "The last run failed."}.get(st, "Ready.")
+        for form in self.forms():  # the job runs on a snapshot: edits now would silently not apply
+            form.setEnabled(not running)
         self.controls.set_state(running=running, can_start=not reason,
                                 can_resume=self.can_resume() and not busy_other and not self.needs(), text=text)
 
@@ -364,7 +368,7 @@ class TrainingStepPage(JobStepPage):
         self.show_result(result)
 
     def on_job_cancelled(self, result: Any) -> None:
-        self.live.status.setText("Cancelled – a checkpoint was kept; Resume continues from it.")
+        self.live.status.setText(CANCELLED_TEXT)
         self.live.flush()
 
     def on_job_failed(self, message: str) -> None:

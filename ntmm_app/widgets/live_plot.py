@@ -41,9 +41,11 @@ from ntmm_engine.core.events import (
     event_from_dict,
 )
 
+from ..workers import job_title
 from .metrics_view import MetricsView
 
 REDRAW_MS = 100
+CANCELLED_TEXT = "Cancelled – a checkpoint was kept; Resume continues from it."
 SHORT_SERIES = 40  # series with fewer points get symbols: one point on a line-only curve is invisible
 LEGEND_AT = {"top-right": ((1, 0), (1, 0), (-8, 8)), "top-left": ((0, 0), (0, 0), (8, 8)),
              "bottom-right": ((1, 1), (1, 1), (-8, -8)), "bottom-left": ((0, 1), (0, 1), (8, -8))}
@@ -403,13 +405,14 @@ class LiveTrainingView(QWidget):
             # The bar follows whichever job trains now (distill, then its baseline).
             self._latest = None
             self.progress.setRange(0, max(ev.total_steps, 1))
-            self.progress.setValue(0)
+            self.progress.setValue(min(ev.start_step, max(ev.total_steps, 1)))  # a resumed run: its checkpoint's step
             self.progress.setFormat("%v / %m steps")
             self._log(f"[{ev.job}] training {ev.total_steps} steps on {ev.device} ({ev.precision})"
                       + (f", resuming from {ev.resumed_from}" if ev.resumed_from else ""))
         elif isinstance(ev, Progress):
             if not replay:
-                text = f"{ev.job}: {ev.phase}" + (f" ({ev.done}/{ev.total})" if ev.total > 1 else "")
+                # setup phases ("loading model") read as words; counts only for real work (texts cached)
+                text = f"{job_title(ev.job)}: {ev.phase}" + (f" ({ev.done:,}/{ev.total:,})" if ev.total > 10 else "")
                 if ev.message:
                     text += f" – {ev.message}"
                 if not self._train_started:
@@ -424,11 +427,19 @@ class LiveTrainingView(QWidget):
             self._log(f"[{ev.job}] checkpoint saved at step {ev.step}")
         elif isinstance(ev, JobFinished):
             self._show_latest()
+            done, total = ev.summary.get("steps_done"), ev.summary.get("total_steps")
             if main:
                 if ev.status == "completed":
                     self.progress.setValue(self.progress.maximum())
-                self.status.setText("Completed" if ev.status == "completed" else "Cancelled – a checkpoint was kept; Resume continues from it")
-            self._log(f"[{ev.job}] {ev.status}")
+                    self.status.setText("Completed")
+                else:
+                    if isinstance(done, int) and isinstance(total, int) and total:
+                        # the step the run stopped at, not the last logged one (the bar and the log agree)
+                        self.progress.setRange(0, total)
+                        self.progress.setValue(min(done, total))
+                    self.status.setText(CANCELLED_TEXT)
+            if ev.status == "completed" or done is None:  # a cancelled training run has logged "cancelled at step …"
+                self._log(f"[{ev.job}] {ev.status}")
         elif isinstance(ev, JobFailed):
             if main:
                 self.status.setText(f"Failed: {ev.message.splitlines()[0] if ev.message else ''}")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from ntmm_engine import api
 from ntmm_engine.core.events import Evaluation, Event, JobFinished, LogMessage, Progress
 
-from .. import errors
+from .. import desktop, errors
 from .charts import BarChart
 from .metrics_view import number_item, read_only_table, score_item, text_item
 
@@ -274,7 +274,7 @@ class ResultsView(QWidget):
     def open_folder(self) -> None:
         folder = self._folder()
         if folder and folder.is_dir():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+            desktop.reveal(self, folder, "run folder")
 
     def export_report(self) -> None:
         report = self._report()

@@ -36,7 +36,7 @@ class ConsoleView:
             bar.set_postfix(post, refresh=False)
             bar.refresh()
         elif isinstance(ev, Progress):
-            if ev.total and ev.total > 1 and ev.phase not in ("ready",):
+            if ev.total and ev.total > 1 and ev.phase not in ("starting training",):
                 bar = self._bar((ev.job, ev.phase), ev.total, f"{ev.job}: {ev.phase}")
                 bar.n = ev.done
                 bar.refresh()

@@ -35,6 +35,7 @@ class JobStarted(Event):
     precision: str = "fp32"
     run_dir: str = ""
     resumed_from: str | None = None
+    start_step: int = 0  # a resumed run starts at its checkpoint's step, not at 0
 
 
 @dataclass

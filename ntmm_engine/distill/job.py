@@ -307,7 +307,7 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     # untouched copies for further seeds (distill.seeds > 1): each seed starts from the same construction
     student_init = copy.deepcopy(student.model) if d.seeds > 1 else None
     baseline_init_first = copy.deepcopy(student.model) if d.seeds > 1 and d.baseline else None
-    ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
+    ctx.emit(Progress(ctx.job, phase="starting training", done=3, total=3))
 
     tokenized = tokenize(prepared, student.tokenizer, cfg.data.max_length).remove_columns("text")
     # The example index lets a batch find its cached teacher outputs (or its text).

@@ -40,7 +40,7 @@ class EventCallback(TrainerCallback):
         self._t0 = self._last_t = time.monotonic()
         self._step0 = self._last_step = state.global_step
         self.on_event(JobStarted(self.job, total_steps=state.max_steps, device=self.device, precision=self.precision,
-                                 run_dir=self.run_dir, resumed_from=self.resumed_from))
+                                 run_dir=self.run_dir, resumed_from=self.resumed_from, start_step=state.global_step))
 
     def on_step_end(self, args, state, control, **kw):
         self.train_seconds = time.monotonic() - self._t0

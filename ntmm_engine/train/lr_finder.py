@@ -191,7 +191,7 @@ def _run(config: ProjectConfig, emit: EventCallback, cancel: CancelToken, start_
         work = copy.deepcopy(model)  # the caller's weights are never touched
         if work.config.num_labels != len(prepared.label_names):
             raise NTMMError(f"The model has {work.config.num_labels} labels but the data has {len(prepared.label_names)}.")
-    emit(Progress(JOB, phase="ready", done=2, total=2))
+    emit(Progress(JOB, phase="starting training", done=2, total=2))
     work.to(device).train()
 
     loader = torch.utils.data.DataLoader(train, batch_size=t.batch_size, shuffle=True,

@@ -87,7 +87,7 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
     ctx.begin_replacing(fresh_history=not resume)
     if not resume and ckpt_dir.exists() and is_main_process():
         shutil.rmtree(ckpt_dir)  # a fresh start must not resume stale checkpoints
-    ctx.emit(Progress(ctx.job, phase="ready", done=3, total=3))
+    ctx.emit(Progress(ctx.job, phase="starting training", done=3, total=3))
 
     tracking = Tracking(ctx, t, STAGE, resume=resume_from is not None)
     args = training_arguments(t, ckpt_dir, plan=plan, seed=cfg.seed, device=device, precision=precision,

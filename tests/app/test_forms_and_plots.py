@@ -216,3 +216,26 @@ def test_log_axis_labels_do_not_overprint(qtbot):
     assert labels == ["2e-4", "", "", "5e-4", "", "", "", ""]  # 1, 2, 5 x 10^k only
     axis.setRange(-6, 0)  # six decades: powers of ten only
     assert axis.tickStrings([-6, np.log10(2e-6), -3, -2, 0], 1, 1) == ["1e-6", "", "1e-3", "0.01", "1"]
+
+
+def test_resume_and_cancel_counters_agree_with_the_log(qtbot):
+    """Issue 18: Resume showed 0/N first; a reopened cancelled run showed 15/20 while its log said 16/20,
+    and "cancelled" was logged twice; setup phases read "teacher: ready (3/3)"."""
+    from ntmm_app.widgets.live_plot import LiveTrainingView
+
+    view = LiveTrainingView(("teacher",))
+    qtbot.addWidget(view)
+    view.handle_event(Progress("teacher", phase="loading model", done=0, total=3))
+    assert view.status.text() == "Teacher: loading model"  # no "(0/3)" jargon
+    view.handle_event(JobStarted("teacher", total_steps=20, start_step=16, resumed_from="ckpt/checkpoint-16"))
+    assert (view.progress.value(), view.progress.maximum()) == (16, 20)  # not 0/20 until the next log line
+
+    view.reset()
+    history = [JobStarted("teacher", total_steps=20),
+               TrainLog("teacher", step=15, max_steps=20, epoch=1.5, loss=0.5, learning_rate=1e-4),
+               LogMessage("teacher", text="Cancelled at step 16/20; resume from ckpt/checkpoint-16"),
+               JobFinished("teacher", status="cancelled", summary={"steps_done": 16, "total_steps": 20})]
+    view.load_history([event_to_dict(e) for e in history])
+    assert view.progress.value() == 16
+    assert view.log.toPlainText().lower().count("cancelled") == 1
+    assert "Resume" in view.status.text()

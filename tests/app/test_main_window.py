@@ -184,3 +184,21 @@ def test_new_project_and_recent_menu(make_window, tmp_path, dialogs, wait_idle):
     texts = [a.text() for a in w.recent_menu.actions()]
     assert str(target.resolve()) in texts[0] and any("demo" in t for t in texts)
     wait_idle(w)
+
+
+def test_a_running_steps_settings_are_locked_until_it_ends(make_window, tiny_project, qtbot, wait_idle):
+    """Issue 18: settings stayed editable during a job without saying that the change would not apply."""
+    from fakes import slow_job
+
+    w = make_window(tiny_project)
+    wait_idle(w)
+    page = w.page("teacher")
+    assert all(f.isEnabled() for f in page.forms())
+    assert w.runner.start("teacher", slow_job, None, steps=300)
+    qtbot.waitUntil(lambda: page.controls.cancel.isEnabled(), timeout=5000)
+    assert page.forms() and not any(f.isEnabled() for f in page.forms())
+    assert "locked" in page.controls.state.text()
+    assert all(f.isEnabled() for f in w.page("distill").forms())  # other steps: for their next run
+    w.runner.cancel()
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=10000)
+    assert all(f.isEnabled() for f in page.forms())
