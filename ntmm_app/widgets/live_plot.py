@@ -18,10 +18,8 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
     QProgressBar,
-    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -42,6 +40,7 @@ from ntmm_engine.core.events import (
 )
 
 from ..workers import job_title
+from .elided_label import ElidedLabel
 from .metrics_view import MetricsView
 
 REDRAW_MS = 100
@@ -269,11 +268,9 @@ class LiveTrainingView(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("%p%")
-        self.status = QLabel("Not started", self)
+        # a long status must not widen the page: it is elided with "…", the tooltip has it whole
+        self.status = ElidedLabel("Not started", self)
         self.status.setObjectName("progressText")
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # a long model path must not widen the page (it is clipped; the tooltip has it whole)
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.progress, 2)
         row.addWidget(self.status, 3)
         lay.addLayout(row)

@@ -239,3 +239,20 @@ def test_resume_and_cancel_counters_agree_with_the_log(qtbot):
     assert view.progress.value() == 16
     assert view.log.toPlainText().lower().count("cancelled") == 1
     assert "Resume" in view.status.text()
+
+
+def test_long_status_lines_are_elided_with_the_whole_text_in_the_tooltip(qtbot):
+    """Issue 18: at 1280 wide, status lines were cut mid-word ("…ETA 2:56 · los") with no way to read them."""
+    from ntmm_app.widgets.elided_label import ElidedLabel
+
+    label = ElidedLabel()
+    qtbot.addWidget(label)
+    label.resize(200, 24)
+    label.show()
+    text = "Epoch 3.20 · step 480/600 · 25.3 samples/s · ETA 2:56 · loss 0.4321 and a long model path /data/models/x"
+    label.setText(text)
+    assert label.is_elided() and label.elided_text().endswith("…") and label.toolTip() == text
+    label.resize(2000, 24)
+    assert not label.is_elided() and label.toolTip() == ""
+    img = label.grab().toImage()  # it paints its text
+    assert any(img.pixelColor(x, y).lightness() < 128 for x in range(0, 150) for y in range(0, 20))
