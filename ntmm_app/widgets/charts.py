@@ -6,10 +6,10 @@ from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from .live_plot import FALLBACK, show_grid
+from .live_plot import FALLBACK, TitledPlot, show_grid
 
 SERIES_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"] + FALLBACK
 
@@ -29,10 +29,9 @@ class BarChart(QWidget):
         self.legend = QLabel(self)
         self.legend.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.legend.hide()
-        self.plot = pg.PlotWidget(self)
+        self.plot = TitledPlot(self, title=title)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.legend)
-        self.plot.setTitle(title, size="10pt")
         if x_label:
             self.plot.setLabel("bottom", x_label)
         self.plot.setMenuEnabled(False)
@@ -90,17 +89,17 @@ class BarChart(QWidget):
             top = max([max(v) for v in self.series.values() if v] + highs + [1e-9])
             self.plot.setYRange(-0.6, len(categories) - 0.4, padding=0)
             self.plot.setXRange(0, top * 1.08, padding=0)
+        QTimer.singleShot(0, self.plot.fit_title)  # the category labels changed the axis width: the title's room
 
     def clear_data(self) -> None:
         self.set_data([], {})
 
 
-class Histogram(pg.PlotWidget):
+class Histogram(TitledPlot):
     """A histogram with an optional labelled vertical marker (max_length)."""
 
     def __init__(self, title: str, x_label: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setTitle(title, size="10pt")
+        super().__init__(parent, title=title)
         self.setLabel("bottom", x_label)
         self.setLabel("left", "texts")
         self.setMenuEnabled(False)

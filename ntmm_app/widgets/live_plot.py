@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -103,6 +103,45 @@ def _compact(mantissa: int, exponent: int) -> str:
     return f"{mantissa}e{exponent}"
 
 
+class TitledPlot(pg.PlotWidget):
+    """A PlotWidget whose title is elided ("Validation accuracy / ma…") to the width it has, with the
+    whole title in the tooltip. pyqtgraph counts the full title in the plot's minimum width, so a long
+    title in a narrow window pushed the axes and data out of the view instead."""
+
+    TITLE_SIZE = "10pt"
+
+    def __init__(self, parent: QWidget | None = None, title: str = "", **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._full_title = ""
+        # the y axis widens when its labels change (class names): the title's room shrinks with it
+        self.plotItem.vb.sigResized.connect(lambda _vb: self.fit_title())
+        if title:
+            self.set_title(title)
+
+    def set_title(self, title: str) -> None:
+        self._full_title = title
+        self.fit_title()
+
+    def fit_title(self) -> None:
+        if not self.__dict__.get("_full_title") or getattr(self, "plotItem", None) is None:
+            return  # pyqtgraph resizes once before __init__ has set the title, and again while closing
+        label = self.plotItem.titleLabel
+        font = label.item.font()
+        font.setPointSizeF(float(self.TITLE_SIZE.removesuffix("pt")))
+        metrics = QFontMetrics(font)
+        # the title sits above the data column only: the y axis and the margins are not its room
+        axes = sum(self.plotItem.getAxis(a).width() for a in ("left", "right") if self.plotItem.getAxis(a).isVisible())
+        room = max(self.width() - int(axes) - 24, 40)
+        text = metrics.elidedText(self._full_title, Qt.TextElideMode.ElideRight, room)
+        if text != label.text:
+            self.setTitle(text, size=self.TITLE_SIZE)
+        self.setToolTip(self._full_title if text != self._full_title else "")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.fit_title()
+        super().resizeEvent(event)
+
+
 class SeriesBuffer:
     """A growing (x, y) buffer; doubling capacity keeps appends O(1) amortised."""
 
@@ -130,14 +169,13 @@ class SeriesBuffer:
         self.n = 0
 
 
-class LivePlot(pg.PlotWidget):
+class LivePlot(TitledPlot):
     """A plot of named series that redraws on a timer, not per point."""
 
     def __init__(self, title: str, y_label: str = "", x_label: str = "step", parent: QWidget | None = None,
                  legend: str = "top-right") -> None:
         """``legend``: the corner the newest points do not reach (rising scores: bottom-right)."""
-        super().__init__(parent)
-        self.setTitle(title, size="10pt")
+        super().__init__(parent, title=title)
         self.setLabel("bottom", x_label)
         if y_label:
             self.setLabel("left", y_label)
@@ -190,6 +228,8 @@ class LivePlot(pg.PlotWidget):
             self._timer.start()
 
     def redraw(self) -> None:
+        if getattr(self, "plotItem", None) is None:
+            return  # the timer fired after the plot was closed (pyqtgraph drops plotItem on close)
         for key in self._dirty:
             buf, item = self.series[key]
             if item.auto_symbol and (buf.n < SHORT_SERIES) != (item.opts["symbol"] is not None):
