@@ -46,7 +46,9 @@ from .metrics_view import MetricsView
 REDRAW_MS = 100
 COLORS = {"train": "#1f77b4", "validation": "#d62728", "learning rate": "#2ca02c", "accuracy": "#9467bd",
           "macro-F1": "#ff7f0e", "loss_kl": "#1f77b4", "loss_ce": "#d62728", "loss_cos": "#2ca02c",
-          "loss_mse": "#9467bd"}
+          "loss_mse": "#9467bd", "loss_labelled": "#8c564b", "loss_unlabelled": "#17becf"}
+# Loss parts drawn next to the training loss (distillation with unlabelled texts)
+LOSS_PARTS = {"loss_labelled": "train: labelled part", "loss_unlabelled": "train: unlabelled part (soft only)"}
 FALLBACK = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 # Antialiasing off: live curves with thousands of points repaint several times faster.
@@ -132,6 +134,8 @@ class LivePlot(pg.PlotWidget):
         item = self.plot([], [], pen=pen, name=label or key, symbol=symbol, symbolSize=6,
                          symbolBrush=color, symbolPen=color, skipFiniteCheck=True)
         self.series[key] = (SeriesBuffer(), item)
+        if len(self.series) == 5:  # a legend of many curves (loss parts with unlabelled texts): two columns, half as tall
+            self.legend.setColumnCount(2)
 
     def append(self, key: str, x: float, y: float | None, **style: Any) -> None:
         if y is None or not math.isfinite(y):
@@ -163,6 +167,7 @@ class LivePlot(pg.PlotWidget):
             self.removeItem(item)
             self.legend.removeItem(item)
         self.series.clear()
+        self.legend.setColumnCount(1)
         self._dirty.clear()
 
 
@@ -301,8 +306,11 @@ class LiveTrainingView(QWidget):
                                 color=COLORS["learning rate"], **style)
             if self.components_plot is not None and main:
                 for k, v in sorted(ev.extra.items()):
-                    if k.startswith("loss_"):
-                        self.components_plot.append(k, ev.step, v, label=k)
+                    if k in LOSS_PARTS:  # with unlabelled texts: the labelled and the unlabelled part of the loss
+                        self.loss_plot.append(f"{ev.job}:{k}", ev.step, v, label=LOSS_PARTS[k], color=COLORS[k])
+                    elif k.startswith("loss_"):  # a component; on the unlabelled rows dashed, in the colour of the labelled one
+                        base = k.removesuffix("_unlabelled")
+                        self.components_plot.append(k, ev.step, v, label=k, color=COLORS.get(base), dashed=base != k)
             self._latest = (ev, prefix)
             if replay:
                 self._show_latest()
