@@ -105,6 +105,13 @@ def smoke_data(folder: Path) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------------ runs
+def run_key(run: str, teacher: str, seed: int | None, settings: dict | None, max_length: int) -> dict:
+    """How a run is found again in the results (a rerun skips the runs it finds)."""
+    if run == "teacher":
+        return {"run": "teacher", "teacher": teacher, "max_length": max_length}
+    return {"run": run, "seed": seed, "teacher": teacher, "max_length": max_length, "settings": settings or {}}
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -162,7 +169,7 @@ class Bench:
 
         if which == "full" and self.args.teacher:
             return str(Path(self.args.teacher).resolve()), {"key": {"run": "teacher", "teacher": "given"}, "path": self.args.teacher}
-        key = {"run": "teacher", "teacher": which, "max_length": self.args.max_length}
+        key = run_key("teacher", which, None, None, self.args.max_length)
         run_dir = self.root / f"teacher-{which}"
         model = run_dir / "teacher" / "model"
         r = self.done(key)
@@ -186,7 +193,7 @@ class Bench:
         from ntmm_engine.core.errors import NTMMError
 
         settings = settings or {}
-        key = {"run": variant, "seed": seed, "teacher": teacher_name, "max_length": self.args.max_length, "settings": settings}
+        key = run_key(variant, teacher_name, seed, settings, self.args.max_length)
         r = self.done(key)
         if r is not None:
             return r
@@ -361,8 +368,14 @@ def main() -> None:
                 + [("teacher", "full", None, None), ("b", "full", args.seeds[0], None)]
                 + ([] if args.no_sweep else [("b", "20", args.seeds[0], st) for st in SWEEP]))
     if args.plan:
-        for item in schedule:
-            print(item)
+        path = RESULTS / f"{NAME}{'-smoke' if args.smoke else ''}.json"
+        done = [r["key"] for r in json.loads(path.read_text())["runs"]] if path.is_file() else []
+        for run, teacher, seed, settings in schedule:
+            name = "given" if teacher == "full" and args.teacher and run != "teacher" else teacher
+            if run == "teacher" and name == "full" and args.teacher:
+                continue
+            key = run_key(run, name, seed, settings, args.max_length)
+            print(("done  " if key in done else "to do ") + json.dumps(key))
         return
     bench = Bench(args)
     teachers: dict[str, str] = {}
