@@ -33,9 +33,10 @@ from .core.project import demo_config, demo_project_path, write_starter
 from .core.resources import log_dir, resources_dir, user_data_dir
 from .data.augment import preview as augment_preview
 from .data.check import check_data
-from .data.prepare import DataReport
-from .data.preview import DataAnalysis, DataPreview, analyse_data, preview_data
+from .data.prepare import DataReport, UnlabelledReport
+from .data.preview import DataAnalysis, DataPreview, UnlabelledPreview, analyse_data, preview_data, preview_unlabelled
 from .distill.job import DistillResult, run_distill
+from .distill.transfer import UnlabelledUse, student_plan
 from .export.bundle import BundleResult, export_bundle
 from .export.optimize import OptimizeResult, run_optimize
 from .export.parity import VariantParity
@@ -82,14 +83,14 @@ __all__ = [
     "check_data", "run_classical", "run_teacher", "find_lr", "run_distill", "run_optimize", "run_benchmark", "Pipeline", "stage_job",
     "plan", "replaced_by", "STAGE_JOBS",
     # results
-    "DataReport", "ClassicalResult", "TrainResult", "TrainingPlan", "BaselineCheck", "LRFinderResult", "DistillResult", "OptimizeResult", "VariantParity", "BenchmarkResult",
+    "DataReport", "UnlabelledReport", "UnlabelledUse", "ClassicalResult", "TrainResult", "TrainingPlan", "BaselineCheck", "LRFinderResult", "DistillResult", "OptimizeResult", "VariantParity", "BenchmarkResult",
     "VariantBenchmark", "PipelineResult", "RESULT_TYPES",
     # the run folder
     "RunState", "RunLayout", "STAGES", "RESUMABLE", "VARIANTS", "Variant", "PREFERRED", "REFERENCE", "TEACHER",
     "variant_name", "is_model", "read_lr_curve", "RunSummary", "find_runs", "is_run_folder", "summarize_run",
     # data and models for the Data and Distill steps
     "DataPreview", "DataAnalysis", "preview_data", "analyse_data", "augment_preview", "model_layer_count",
-    "classical_preview", "plan_training", "teacher_plan", "format_duration", "format_score", "format_difference",
+    "UnlabelledPreview", "preview_unlabelled", "classical_preview", "plan_training", "student_plan", "teacher_plan", "format_duration", "format_score", "format_difference",
     # prediction
     "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
     "texts_file_columns", "PredictionWriter", "OUTPUT_SUFFIXES", "TextsFile", "open_texts_file", "row_text", "file_sheets", "predict_rows",

@@ -34,6 +34,45 @@ from .base import AppContext, StepPage, settings_and_panel
 AUGMENT_PREVIEW = 4  # texts shown with an augmented copy
 DETECT = "(detect automatically)"
 
+def fill_table(table, columns: list[str], rows: list[list]) -> None:
+    """The preview rows in ``table``; long cells are cut (the tooltip holds more)."""
+    table.clear()
+    table.setColumnCount(len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.setRowCount(len(rows))
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            text = "" if v is None else str(v)
+            item = text_item(text if len(text) < 200 else text[:199] + "…")
+            item.setToolTip(text[:2000])
+            table.setItem(i, j, item)
+    if columns:
+        table.resizeColumnsToContents()
+        for j in range(len(columns)):
+            table.setColumnWidth(j, min(table.columnWidth(j), 380))
+
+
+def fill_column_combo(combo: QComboBox, columns: list[str], current: str, detected: str) -> None:
+    """"(detect automatically: X)" and the file's columns; a chosen column the file lacks stays, marked."""
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItem(f"{DETECT[:-1]}: {detected})" if detected else DETECT, "")
+    for c in columns:
+        combo.addItem(c, c)
+    if current and current not in columns:
+        combo.addItem(f"{current} (not in the file)", current)
+    idx = combo.findData(current) if current else 0
+    combo.setCurrentIndex(max(idx, 0))
+    combo.blockSignals(False)
+
+
+def unlabelled_summary(u: api.UnlabelledReport) -> str:
+    """One line on the unlabelled texts: used, read, dropped and why."""
+    dropped = ", ".join(f"{n} {reason}" for reason, n in u.dropped.items() if n)
+    return (f"<b>Unlabelled texts: {u.used}</b> used of {u.read} read from {len(u.files)} file(s)"
+            + (f" (dropped: {dropped})." if dropped else "."))
+
+
 class DataPage(StepPage):
     key = "data"
     title = "Data"
@@ -64,6 +103,13 @@ class DataPage(StepPage):
             lab.setBuddy(pe.edit)
             ff.addRow(lab, pe)
             self.paths[name] = pe
+        self.unlabelled_edit = PathEdit(placeholder="optional: texts without labels, files or folders (; between several)",
+                                        multiple=True)
+        self.unlabelled_edit.setToolTip(field_help("data", "unlabelled"))
+        self.unlabelled_edit.committed.connect(self._set_unlabelled)
+        unlabelled_label = QLabel("Unlabelled n&otes")
+        unlabelled_label.setBuddy(self.unlabelled_edit.edit)
+        ff.addRow(unlabelled_label, self.unlabelled_edit)
         self.sheet_edit = QLineEdit()
         self.sheet_edit.setPlaceholderText("empty = the first sheet (Excel and OpenDocument files)")
         self.sheet_edit.setToolTip(field_help("data", "sheet"))
@@ -84,6 +130,12 @@ class DataPage(StepPage):
             lab = QLabel(label)
             lab.setBuddy(combo)
             cf.addRow(lab, combo)
+        self.unlabelled_combo = QComboBox()
+        self.unlabelled_combo.setToolTip(field_help("data", "unlabelled_text_column"))
+        self.unlabelled_combo.activated.connect(lambda _i: self._set_column("data.unlabelled_text_column", self.unlabelled_combo))
+        u_lab = QLabel("Unlabelled text &column")
+        u_lab.setBuddy(self.unlabelled_combo)
+        cf.addRow(u_lab, self.unlabelled_combo)
         lv.addWidget(cols)
 
         self.split_form = ConfigForm(ctx.project, "data", fields=["validation_ratio", "test_ratio", "max_length",
@@ -124,6 +176,25 @@ class DataPage(StepPage):
         self.augment_preview = AugmentPreview()
         self.augment_preview.reshuffle.connect(self._next_augment_sample)
         self.tabs.addTab(self.augment_preview, "A&ugmentation preview")
+        self.unlabelled_tab = QWidget()
+        ul = QVBoxLayout(self.unlabelled_tab)
+        self.unlabelled_status = QLabel("No unlabelled texts: add files or folders of texts without labels under Data files "
+                                        "to distil with them (the teacher labels them for the student).")
+        self.unlabelled_status.setWordWrap(True)
+        self.unlabelled_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.unlabelled_table = read_only_table(self.unlabelled_tab, [])
+        self.unlabelled_table.horizontalHeader().setStretchLastSection(False)
+        self.unlabelled_table.setWordWrap(False)
+        self.unlabelled_lengths = Histogram("Token lengths of the unlabelled texts", "tokens")
+        self.unlabelled_note = QLabel("")
+        self.unlabelled_note.setWordWrap(True)
+        self.unlabelled_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        ul.addWidget(self.unlabelled_status)
+        ul.addWidget(self.unlabelled_table, 3)
+        ul.addWidget(self.unlabelled_note)
+        ul.addWidget(self.unlabelled_lengths, 2)
+        self.tabs.addTab(self.unlabelled_tab, "Unlabelled &preview")
+        self.unlabelled_preview: api.UnlabelledPreview | None = None
         self.tabs.currentChanged.connect(lambda _i: self.schedule_augment_preview())
         self._augment_sample = 0
         split.addWidget(self.tabs)
@@ -190,6 +261,8 @@ class DataPage(StepPage):
         for name, pe in self.paths.items():
             pe.base_dir = base
             pe.setText(getattr(d, name))
+        self.unlabelled_edit.base_dir = base
+        self.unlabelled_edit.setPaths(d.unlabelled)
         self.sheet_edit.setText(d.sheet)
         for form in self.forms():
             form.refresh()
@@ -224,6 +297,18 @@ class DataPage(StepPage):
             self.schedule_analysis()
         self.ctx.window.refresh_steps()
 
+    def _set_unlabelled(self, _text: str) -> None:
+        paths = self.unlabelled_edit.paths()
+        try:
+            self.project.set("data.unlabelled", paths)
+        except Exception as exc:  # ConfigError (a run folder among them): show it, keep the old value
+            errors.show_exception(self.ctx.window, "Invalid data setting", exc)
+            self.unlabelled_edit.setPaths(self.project.config.data.unlabelled)
+            return
+        self.load_unlabelled_preview()
+        self.schedule_analysis()
+        self.ctx.window.refresh_steps()
+
     def _sheet_edited(self) -> None:
         value = self.sheet_edit.text().strip()
         if value != self.project.config.data.sheet:
@@ -237,6 +322,8 @@ class DataPage(StepPage):
         except Exception as exc:
             errors.show_exception(self.ctx.window, "Invalid column", exc)
             return
+        if dotted in ("data.unlabelled_text_column", "data.text_column"):
+            self.load_unlabelled_preview()
         self.schedule_analysis()
         self.schedule_augment_preview()
 
@@ -264,6 +351,7 @@ class DataPage(StepPage):
     def _preview_done(self, data: api.DataPreview) -> None:
         self.preview_data = data
         self._show_preview(data)
+        self.load_unlabelled_preview()  # after the training file: its text column is the unlabelled files' default
         self.schedule_analysis(now=True)
         self.schedule_augment_preview()
 
@@ -276,35 +364,54 @@ class DataPage(StepPage):
     def _show_preview(self, data: api.DataPreview | None) -> None:
         cols = data.columns if data else []
         rows = data.rows if data else []
-        self.table.clear()
-        self.table.setColumnCount(len(cols))
-        self.table.setHorizontalHeaderLabels(cols)
-        self.table.setRowCount(len(rows))
-        for i, row in enumerate(rows):
-            for j, v in enumerate(row):
-                text = "" if v is None else str(v)
-                item = text_item(text if len(text) < 200 else text[:199] + "…")
-                item.setToolTip(text[:2000])
-                self.table.setItem(i, j, item)
+        fill_table(self.table, cols, rows)
         if cols:
-            self.table.resizeColumnsToContents()
-            for j in range(len(cols)):
-                self.table.setColumnWidth(j, min(self.table.columnWidth(j), 380))
             self.preview_status.setText(f"{data.n_rows} rows, {len(cols)} columns – showing the first {len(rows)}."
                                         + (f"\nRead as: {data.format}." if data.format else ""))
         detected = data.detected if data else ("", "")
-        for combo, current, det in ((self.text_combo, self.project.config.data.text_column, detected[0]),
-                                    (self.label_combo, self.project.config.data.label_column, detected[1])):
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItem(f"{DETECT[:-1]}: {det})" if det else DETECT, "")
-            for c in cols:
-                combo.addItem(c, c)
-            if current and current not in cols:
-                combo.addItem(f"{current} (not in the file)", current)
-            idx = combo.findData(current) if current else 0
-            combo.setCurrentIndex(max(idx, 0))
-            combo.blockSignals(False)
+        fill_column_combo(self.text_combo, cols, self.project.config.data.text_column, detected[0])
+        fill_column_combo(self.label_combo, cols, self.project.config.data.label_column, detected[1])
+
+    # ------------------------------------------------ unlabelled texts
+    def load_unlabelled_preview(self) -> None:
+        cfg = self.project.config
+        if not cfg.data.unlabelled:
+            self.unlabelled_preview = None
+            self._show_unlabelled(None)
+            return
+        self.unlabelled_status.setText(f"Reading {cfg.data.unlabelled[0]} …")
+        prefer = self.project.config.data.text_column or (self.preview_data.detected[0] if self.preview_data else "")
+        self.ctx.tasks.submit("data-unlabelled-preview", api.preview_unlabelled, list(cfg.data.unlabelled), cfg.base_dir,
+                              text_column_name=cfg.data.unlabelled_text_column, prefer=prefer, sheet=cfg.data.sheet,
+                              exclude=str(cfg.run_path), on_done=self._unlabelled_done, on_error=self._unlabelled_failed)
+
+    def _unlabelled_done(self, data: api.UnlabelledPreview) -> None:
+        self.unlabelled_preview = data
+        self._show_unlabelled(data)
+
+    def _unlabelled_failed(self, message: str, details: str) -> None:
+        # inline, like the data check: the Data step is read again after every edit
+        self.unlabelled_preview = None
+        self._show_unlabelled(None)
+        self.unlabelled_status.setText("Cannot read the unlabelled texts: " + message)
+        if details:
+            errors.log_error("Unlabelled preview failed", message, details)
+
+    def _show_unlabelled(self, data: api.UnlabelledPreview | None) -> None:
+        fill_table(self.unlabelled_table, data.columns if data else [], data.rows if data else [])
+        if data is None:
+            if not self.project.config.data.unlabelled:
+                self.unlabelled_status.setText("No unlabelled texts: add files or folders of texts without labels under "
+                                               "Data files to distil with them (the teacher labels them for the student).")
+        else:
+            n = len(self.project.config.data.unlabelled)
+            self.unlabelled_status.setText(
+                f"{data.source}: {data.n_rows} rows, showing the first {len(data.rows)}; read as: {data.format}. "
+                + (f"Texts from column <b>{data.text_column}</b>." if data.text_column else data.message)
+                + (f" ({n} entries in all; the check below reads every one.)" if n > 1 else ""))
+        columns = data.columns if data else []
+        current = self.project.config.data.unlabelled_text_column
+        fill_column_combo(self.unlabelled_combo, columns, current, data.text_column if data else "")
 
     # ------------------------------------------------ augmentation preview
     def preview_texts(self) -> list[str]:
@@ -369,7 +476,8 @@ class DataPage(StepPage):
         self._stale_analysis = False
         self.summary.setText("Checking the data (splitting, counting classes, measuring token lengths)…")
         self.ctx.tasks.submit("data-analysis", api.analyse_data, copy.deepcopy(cfg.data), cfg.seed, cfg.base_dir,
-                              cfg.teacher.base_model, on_done=self._analysis_done, on_error=self._analysis_failed)
+                              cfg.teacher.base_model, run_dir=str(cfg.run_path), on_done=self._analysis_done,
+                              on_error=self._analysis_failed)
 
     def _analysis_done(self, data: api.DataAnalysis) -> None:
         self.analysis = data
@@ -388,8 +496,10 @@ class DataPage(StepPage):
         if self.analysis is not None:
             c = self.project.config
             n = sum(self.analysis.report.counts.get("train", {}).values()) * (1 + c.data.augment_copies)
+            u = self.analysis.report.unlabelled
             lines.append(f"Teacher: {api.plan_training(c.teacher, n).summary()}; student: "
-                         f"{api.plan_training(c.distill, n).max_steps} steps.")
+                         f"{api.student_plan(c.distill, n, u.used if u else 0).max_steps} steps"
+                         + (" (with the unlabelled texts)." if u else "."))
         if result is not None:
             val, test = result.metrics.get("validation", {}), result.metrics.get("test", {})
             lines.append("Classical baseline (TF-IDF + logistic regression, trained in "
@@ -422,6 +532,7 @@ class DataPage(StepPage):
             self.baseline_note.setText("")
             self.summary.setText("")
             self.warnings.hide()
+            self._show_unlabelled_analysis(None)
             return
         self._show_baseline(None)
         rep = data.report
@@ -434,6 +545,8 @@ class DataPage(StepPage):
             for reason, n in reasons.items():
                 if n:
                     lines.append(f"Dropped from {split}: {n} row(s) ({reason}).")
+        if rep.unlabelled is not None:
+            lines.append(unlabelled_summary(rep.unlabelled))
         self.summary.setText("<br>".join(lines))
         warn = list(rep.warnings)
         if data.tokenizer_error:
@@ -444,9 +557,24 @@ class DataPage(StepPage):
         self.length_chart.set_values(data.lengths)
         self._update_lengths()
 
+    def _show_unlabelled_analysis(self, data: api.DataAnalysis | None) -> None:
+        u = data.report.unlabelled if data else None
+        self.unlabelled_lengths.set_marker(self.project.config.data.max_length if u else None)
+        self.unlabelled_lengths.set_values(data.unlabelled_lengths if u else [])
+        if u is None:
+            self.unlabelled_note.setText("")
+            return
+        note = unlabelled_summary(u)
+        if data.unlabelled_lengths:
+            lengths = np.asarray(data.unlabelled_lengths)
+            note += (f" Token lengths: median {np.median(lengths):.0f}, 95th percentile {np.percentile(lengths, 95):.0f}; "
+                     f"<b>{float((lengths > self.project.config.data.max_length).mean()):.1%}</b> longer than max tokens.")
+        self.unlabelled_note.setText(note)
+
     def _update_lengths(self) -> None:
         max_len = self.project.config.data.max_length
         self.length_chart.set_marker(max_len)
+        self._show_unlabelled_analysis(self.analysis)
         if self.analysis is not None and len(self.analysis.lengths):
             lengths = np.asarray(self.analysis.lengths)
             self.length_chart.set_values(lengths)

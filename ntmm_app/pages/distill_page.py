@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QRadioButton,
@@ -39,7 +40,8 @@ RECIPE_FIELDS = ["epochs", "learning_rate", "batch_size", "gradient_accumulation
                  "label_smoothing", "max_grad_norm", "precision", "device", "early_stopping_patience",
                  "early_stopping_metric", "early_stopping_threshold", "evaluations", "logging_steps", "save_total_limit",
                  "report_to", "trust_remote_code"]
-DISTILL_FIELDS = ["temperature", "alpha", "cosine_weight", "mse_weight", "cache_teacher", "baseline", "seeds"]
+DISTILL_FIELDS = ["temperature", "alpha", "cosine_weight", "mse_weight", "cache_teacher", "baseline", "seeds",
+                  "unlabelled_weight", "unlabelled_per_epoch", "unlabelled_min_confidence"]
 FRESH_FIELDS = ["fresh_layers", "fresh_hidden_size", "fresh_heads", "fresh_intermediate_size"]
 
 
@@ -219,6 +221,11 @@ class DistillPage(TrainingStepPage):
         super().__init__(ctx, parent)
         self.student = StudentPicker(self)
         self.distill_form = ConfigForm(ctx.project, "distill", fields=DISTILL_FIELDS)
+        self.unlabelled_info = QLabel(self.distill_form)  # which unlabelled texts (set on the Data step), under their settings
+        self.unlabelled_info.setObjectName("hint")
+        self.unlabelled_info.setWordWrap(True)
+        self.distill_form.layout().addWidget(self.unlabelled_info)
+        ctx.project.changed.connect(lambda dotted: dotted.startswith("data.unlabelled") and self.update_unlabelled_info())
         self.recipe_form = ConfigForm(ctx.project, "distill", fields=RECIPE_FIELDS, group_order=RECIPE_GROUPS)
         self.live = LiveTrainingView(("distill", "baseline"), loss_components=True)
         tab = QWidget()
@@ -230,9 +237,14 @@ class DistillPage(TrainingStepPage):
         self.comparison_note.setWordWrap(True)
         self.comparison_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.f1_chart = BarChart("Test macro-F1 (bars: 95 % interval)", "macro-F1")
+        self.shift_chart = BarChart("Teacher's labels on the unlabelled texts vs training", "share of texts")
+        self.shift_chart.hide()
+        charts = QHBoxLayout()
+        charts.addWidget(self.f1_chart, 1)
+        charts.addWidget(self.shift_chart, 1)  # beside, so the table keeps its height
         tl.addWidget(self.comparison, 1)
         tl.addWidget(self.comparison_note)
-        tl.addWidget(self.f1_chart, 1)
+        tl.addLayout(charts, 1)
         self.live.add_tab(tab, "C&omparison")
         self.comparison_tab = tab
         self.set_body([self.student, self.distill_form, self.recipe_form], [self.warnings, self.live], left_width=400)
@@ -272,7 +284,16 @@ class DistillPage(TrainingStepPage):
         for w in (self.distill_form, self.recipe_form, self.live):
             w.setEnabled(not blocked)
 
+    def update_unlabelled_info(self) -> None:
+        paths = self.project.config.data.unlabelled
+        self.unlabelled_info.setText(
+            f"Unlabelled texts: {'; '.join(paths)} (Data step). Their rows train with the soft loss only; the baseline "
+            "stays on the labelled texts." if paths else
+            "No unlabelled texts: add files or folders of texts without labels on the Data step (Unlabelled notes) "
+            "and the teacher labels them for the student.")
+
     def on_project_loaded(self) -> None:
+        self.update_unlabelled_info()
         self.student.refresh()
         self.distill_form.refresh()
         self.recipe_form.refresh()
@@ -285,6 +306,7 @@ class DistillPage(TrainingStepPage):
     def reset_view(self) -> None:
         super().reset_view()
         self.comparison.setRowCount(0)
+        self.shift_chart.hide()
 
     def show_result(self, result: api.DistillResult) -> None:
         """The classical baseline, the teacher, the distilled student and the no-distillation baseline, test split."""
@@ -297,10 +319,12 @@ class DistillPage(TrainingStepPage):
                              result.agreement.get(role, {}).get("test")))
         rows = [r for r in rows if r[1]]
         self.comparison.setRowCount(len(rows))
+        u = result.unlabelled
+        shown = {"student": f"student (+{u.confident} unlabelled texts)"} if u is not None else {}
         for i, (role, m, params, agree) in enumerate(rows):
             f1 = m.get("macro_f1")
             delta = f1 - teacher_f1 if isinstance(f1, (int, float)) and isinstance(teacher_f1, (int, float)) else None
-            self.comparison.setItem(i, 0, text_item(role))
+            self.comparison.setItem(i, 0, text_item(shown.get(role, role)))
             self.comparison.setItem(i, 1, score_item(m.get("accuracy"), m.get("accuracy_ci")))
             self.comparison.setItem(i, 2, score_item(f1, m.get("macro_f1_ci")))
             self.comparison.setItem(i, 3, number_item(delta, "+.4f") if role != "teacher" else text_item("–"))
@@ -311,10 +335,16 @@ class DistillPage(TrainingStepPage):
         if result.seeds is not None:
             notes.append(f"Over {len(result.seeds.seeds)} seeds, test macro-F1: student {result.seeds.text('student')}"
                          + (f", baseline {result.seeds.text('baseline')}" if result.seeds.baseline else ""))
+        if u is not None:
+            notes.append(u.summary_text() + "; the baseline trained on the labelled texts only.")
+            names = list(u.train_distribution)
+            self.shift_chart.set_data(names, {"teacher, unlabelled": [u.teacher_distribution.get(n, 0.0) for n in names],
+                                              "training labels": [u.train_distribution[n] for n in names]})
+        self.shift_chart.setVisible(u is not None)
         self.comparison_note.setText("<br>".join(notes))
         self.f1_chart.set_data([r[0] for r in rows], {"macro-F1": [r[1].get("macro_f1") for r in rows]},
                                intervals={"macro-F1": [r[1].get("macro_f1_ci") for r in rows]})
-        self.warnings.show_warnings([c.warning for c in result.checks.values()])
+        self.warnings.show_warnings(result.warnings())
         if result.student is not None:
             self.live.metrics.show_metrics(result.student.metrics.get("test"), title="Student, test split",
                                            baseline=result.classical_metrics.get("test"))

@@ -50,7 +50,9 @@ LEGEND_AT = {"top-right": ((1, 0), (1, 0), (-8, 8)), "top-left": ((0, 0), (0, 0)
              "bottom-right": ((1, 1), (1, 1), (-8, -8)), "bottom-left": ((0, 1), (0, 1), (8, -8))}
 COLORS = {"train": "#1f77b4", "validation": "#d62728", "learning rate": "#2ca02c", "accuracy": "#9467bd",
           "macro-F1": "#ff7f0e", "loss_kl": "#1f77b4", "loss_ce": "#d62728", "loss_cos": "#2ca02c",
-          "loss_mse": "#9467bd"}
+          "loss_mse": "#9467bd", "loss_labelled": "#8c564b", "loss_unlabelled": "#17becf"}
+# Loss parts drawn next to the training loss (distillation with unlabelled texts)
+LOSS_PARTS = {"loss_labelled": "train: labelled part", "loss_unlabelled": "train: unlabelled part (soft only)"}
 FALLBACK = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 # Antialiasing off: live curves with thousands of points repaint several times faster.
@@ -413,8 +415,11 @@ class LiveTrainingView(QWidget):
                                 color=COLORS["learning rate"], **style)
             if self.components_plot is not None and main:
                 for k, v in sorted(ev.extra.items()):
-                    if k.startswith("loss_"):
-                        self.components_plot.append(k, ev.step, v, label=k)
+                    if k in LOSS_PARTS:  # with unlabelled texts: the labelled and the unlabelled part of the loss
+                        self.loss_plot.append(f"{ev.job}:{k}", ev.step, v, label=LOSS_PARTS[k], color=COLORS[k])
+                    elif k.startswith("loss_"):  # a component; on the unlabelled rows dashed, in the colour of the labelled one
+                        base = k.removesuffix("_unlabelled")
+                        self.components_plot.append(k, ev.step, v, label=k, color=COLORS.get(base), dashed=base != k)
             self._latest = (ev, prefix)
             if replay:
                 self._show_latest()

@@ -12,15 +12,29 @@ from .. import settings as settings_mod
 DATA_FILTER = "Data files (*.csv *.tsv *.txt *.json *.jsonl *.ndjson *.parquet *.pq);;All files (*)"
 
 
+SEPARATOR = "; "  # between the paths of a field that takes several (multiple=True)
+
+
+def split_paths(text: str) -> list[str]:
+    """The paths of a several-paths field's text ("a.csv; notes/" -> ["a.csv", "notes/"])."""
+    return [p.strip() for p in text.split(";") if p.strip()]
+
+
 class PathEdit(QWidget):
-    """Emits :attr:`committed` when the user finishes typing or picks a path."""
+    """Emits :attr:`committed` when the user finishes typing or picks a path.
+
+    ``multiple``: the field holds several paths separated by ";" (File… picks one or more files;
+    files and folders can be mixed by typing; see :func:`split_paths`).
+    """
 
     committed = Signal(str)
 
     def __init__(self, *, file: bool = True, folder: bool = True, file_filter: str = DATA_FILTER,
-                 placeholder: str = "", folder_kind: str = "data", base_dir: str = "", parent: QWidget | None = None) -> None:
+                 placeholder: str = "", folder_kind: str = "data", base_dir: str = "", multiple: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.file_filter, self.folder_kind, self.base_dir = file_filter, folder_kind, base_dir
+        self.multiple = multiple
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
@@ -56,8 +70,14 @@ class PathEdit(QWidget):
         super().setToolTip(text)
         self.edit.setToolTip(text)
 
+    def paths(self) -> list[str]:
+        return split_paths(self.text()) if self.multiple else ([self.text()] if self.text() else [])
+
+    def setPaths(self, paths: list[str]) -> None:  # noqa: N802 (Qt naming)
+        self.setText(SEPARATOR.join(paths))
+
     def _start_dir(self) -> str:
-        current = self.text()
+        current = (self.paths() or [""])[-1]
         if current:
             p = Path(current).expanduser()
             if not p.is_absolute() and self.base_dir:
@@ -73,10 +93,14 @@ class PathEdit(QWidget):
             s.set_last_folder(self.folder_kind, path)
 
     def browse_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", self._start_dir(), self.file_filter)
-        if path:
-            self._remember(path)
-            self.edit.setText(path)
+        if self.multiple:
+            paths, _ = QFileDialog.getOpenFileNames(self, "Choose one or more files", self._start_dir(), self.file_filter)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a file", self._start_dir(), self.file_filter)
+            paths = [path] if path else []
+        if paths:
+            self._remember(paths[-1])
+            self.edit.setText(SEPARATOR.join(paths))
             self._commit()
 
     def browse_folder(self) -> None:

@@ -56,10 +56,11 @@ def cmd_init(args) -> int:
 def cmd_data(args) -> int:
     cfg = _load(args)
     cfg.require_data()
-    report = api.analyse_data(cfg.data, cfg.seed, cfg.base_dir, cfg.teacher.base_model).report  # what the Data step shows
+    report = api.analyse_data(cfg.data, cfg.seed, cfg.base_dir, cfg.teacher.base_model,  # what the Data step shows
+                              run_dir=str(cfg.run_path)).report
     classical = api.classical_preview(cfg)
     teacher = api.teacher_plan(cfg, measure=not args.no_estimate)
-    distill = api.plan_training(cfg.distill, teacher.examples)
+    distill = api.student_plan(cfg.distill, teacher.examples, report.unlabelled.used if report.unlabelled else 0)
     if args.json:
         print(json.dumps({"report": report.to_dict(), "classical": classical.to_dict(), "teacher_plan": teacher.to_dict(),
                           "distill_plan": distill.to_dict()}, indent=2))

@@ -30,7 +30,7 @@ AUTO = "auto"  # a setting NTMM decides from the data (epochs, gradient accumula
 def opt(default: Any, help: str, *, min: float | None = None, max: float | None = None,
         min_exclusive: bool = False, max_exclusive: bool = False,
         choices: tuple | None = None, group: str = "", advanced: bool = False, path: bool = False,
-        result: bool | Callable[[Any], bool] = True):
+        result: bool | Callable[[Any], bool] = True, stage: str = "", requires: str = ""):
     """A config field with help text and constraints in its metadata.
 
     ``result`` says whether the field changes what its stage produces: False
@@ -38,10 +38,14 @@ def opt(default: Any, help: str, *, min: float | None = None, max: float | None 
     (``lambda d: d.augment_copies > 0``) for settings that matter only when
     another one is on. Stage fingerprints hash only such fields, so editing a
     logging interval never makes a 40-minute teacher out of date.
+    ``stage``: a data setting only that stage reads (the unlabelled texts: distill), so it
+    changes that stage's fingerprint, not the ones of every stage that reads the data.
+    ``requires``: the dotted name of another setting that must be set for this one to matter
+    (``distill.unlabelled_weight`` does nothing without ``data.unlabelled``).
     """
     meta = dict(help=help, min=min, max=max, min_exclusive=min_exclusive,
                 max_exclusive=max_exclusive, choices=choices, group=group,
-                advanced=advanced, path=path, result=result)
+                advanced=advanced, path=path, result=result, stage=stage, requires=requires)
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -66,6 +70,12 @@ class DataConfig:
                            result=lambda d: d.augment_copies > 0)
     augment_ops: list[str] = opt(["synonym", "insert", "swap"], "Augmentation operations: synonym (medical synonym table), insert (clinical filler phrases), swap (nearby words).", advanced=True,
                                  result=lambda d: d.augment_copies > 0)
+    unlabelled: list[str] = opt([], "Texts without labels for distillation (the teacher labels them, the student learns from those soft labels): "
+                                    "one or more files or folders, read like the training data (a .txt that is not a table holds one text a line). "
+                                    "Texts also in validation or test, duplicates and empty texts are dropped. Empty = none.",
+                                path=True, stage="distill")
+    unlabelled_text_column: str = opt("", "Column of the unlabelled files holding the text; empty = the training data's text column if "
+                                          "a file has it, else detect (longest free-text column).", stage="distill")
 
 
 @dataclass
@@ -125,6 +135,15 @@ class DistillConfig(RecipeConfig):
     mse_weight: float = opt(0.05, "Weight of the logit MSE loss (0 disables).", min=0.0, max=100.0, group="Distillation")
     cache_teacher: bool = opt(True, "Compute teacher outputs once and reuse them (much faster).", group="Distillation", result=False)
     baseline: bool = opt(True, "Also train the identical student on hard labels only, to show what distillation buys.", group="Distillation")
+    unlabelled_weight: float = opt(1.0, "Weight of an unlabelled text's loss (the soft part only: KL·T² + cosine + MSE, no cross-entropy) "
+                                        "against a labelled text's full loss.", min=0.0, max=100.0, group="Unlabelled texts",
+                                   requires="data.unlabelled")
+    unlabelled_per_epoch: int | str = opt(AUTO, "Unlabelled texts mixed into each epoch of the student's training (a different share each "
+                                                "epoch when there are more); auto = up to 4 per labelled text, so the labels keep their weight.",
+                                          min=1, max=10_000_000, group="Unlabelled texts", requires="data.unlabelled")
+    unlabelled_min_confidence: float = opt(0.0, "Use only unlabelled texts on which the teacher's top probability is at least this "
+                                                "(0 = all of them).", min=0.0, max=1.0, max_exclusive=True, group="Unlabelled texts",
+                                           requires="data.unlabelled")
     seeds: int = opt(1, "Train the student (and the baseline) this many times, with seeds seed, seed+1, ...: tables then show "
                         "mean ± sd, because one seed on a small test split moves by several points. The first seed's models are kept.",
                      min=1, max=20, group="Distillation")
@@ -206,12 +225,16 @@ class ProjectConfig:
         """
         for section in (getattr(self, s) for s in SECTIONS):
             for f in fields_of(section):
-                value = getattr(section, f.name)
-                if f.metadata.get("path") and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-                    p = self.resolve(value)
-                    if p.exists():
-                        setattr(section, f.name, str(p))
+                if f.metadata.get("path"):
+                    value = getattr(section, f.name)
+                    setattr(section, f.name, [self._absolute(v) for v in value] if isinstance(value, list) else self._absolute(value))
         self.base_dir = str(Path(new_dir).resolve())
+
+    def _absolute(self, value: str) -> str:
+        """``value`` as an absolute path when it is a relative path to something that exists; else as it is."""
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute() and self.resolve(value).exists():
+            return str(self.resolve(value))
+        return value
 
     def copy(self, **overrides: Any) -> "ProjectConfig":
         return copy.deepcopy(self)
@@ -243,7 +266,8 @@ class ProjectConfig:
     def check_run_dir(self) -> None:
         """Refuse a run_dir that is the file-system root, the home folder, the project's own folder
         (a job writes config.yaml into the run folder) or the folder of an input file."""
-        inputs = [self.resolve(v) for v in (self.data.train, self.data.validation, self.data.test, self.data.label_names) if v]
+        inputs = [self.resolve(v) for v in (self.data.train, self.data.validation, self.data.test, self.data.label_names,
+                                            *self.data.unlabelled) if v]
         check_run_dir(self.run_path, inputs)
         if self.run_path == Path(self.base_dir).resolve():
             raise ConfigError("run_dir", f"{self.run_path} is the project's own folder; each job writes config.yaml "
@@ -361,6 +385,8 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
         (item_tp,) = typing.get_args(tp)
         if value is None:
             return []
+        if isinstance(value, str) and item_tp is str:  # "unlabelled: notes.csv" means a list of one
+            return [value] if value.strip() else []
         if not isinstance(value, list):
             raise ConfigError(name, f"must be a list of {item_tp.__name__}, got {value!r}")
         return [_coerce(f"{name}[{i}]", v, item_tp) for i, v in enumerate(value)]

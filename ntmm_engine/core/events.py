@@ -172,11 +172,12 @@ class ProgressReporter:
         self._last = 0.0
         self._emit(force=True)
 
-    def advance(self, n: int = 1, message: str = "") -> None:
+    def advance(self, n: int = 1, message: str = "", force: bool = False) -> None:
+        """Count ``n`` more done; ``force`` emits now (a message the user must see, e.g. "resumed")."""
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
         self.done += n
-        self._emit(message=message, force=self.done >= self.total)
+        self._emit(message=message, force=force or self.done >= self.total)
 
     def _emit(self, message: str = "", force: bool = False) -> None:
         now = time.monotonic()

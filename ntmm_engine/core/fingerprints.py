@@ -4,7 +4,8 @@ A stage's fingerprint covers the identity of the data files (path, size,
 modification time), the data settings and the seed, the settings of its own
 config section that change results (each field's ``result`` metadata in
 :mod:`~ntmm_engine.core.config`), and the fingerprint of the stage before
-it. The pipeline skips a completed stage whose fingerprint is unchanged, and
+it. Data settings only one stage reads (the unlabelled texts of distillation) count for that
+stage alone. The pipeline skips a completed stage whose fingerprint is unchanged, and
 resumes an interrupted one only with the same fingerprint.
 """
 
@@ -25,16 +26,46 @@ STAGE_SECTIONS = {"classical": (), "teacher": ("teacher",), "distill": ("distill
 UPSTREAM = {"classical": None, "teacher": None, "distill": "teacher", "optimize": "distill", "benchmark": "optimize"}
 
 
-def result_settings(section: Any) -> dict[str, Any]:
-    """The fields of a config section that change what its stage produces."""
+def result_settings(section: Any, config: ProjectConfig | None = None) -> dict[str, Any]:
+    """The fields of a config section that change what its stage produces.
+
+    Data settings that only one stage reads (``stage`` metadata) are left to that stage
+    (:func:`stage_inputs`); a field whose ``requires`` setting is empty in ``config`` does not count.
+    """
     out = {}
     for f in dataclasses.fields(section):
+        if f.metadata.get("stage"):
+            continue
         affects = f.metadata.get("result", True)
         if callable(affects):
             affects = affects(section)
+        if affects and f.metadata.get("requires") and config is not None and not _get(config, f.metadata["requires"]):
+            affects = False
         if affects:
             out[f.name] = getattr(section, f.name)
     return out
+
+
+def _get(config: ProjectConfig, dotted: str) -> Any:
+    obj: Any = config
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def file_identity(config: ProjectConfig, value: str) -> Any:
+    """Path, size and modification time of a file, or of every file of a folder; a hub name as it is."""
+    p = config.resolve(value)
+    try:
+        if p.is_file():
+            st = p.stat()
+            return [str(p), st.st_size, st.st_mtime_ns]
+        if p.is_dir():
+            return [str(p)] + sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns]
+                                     for f in p.rglob("*") if f.is_file())
+        return value  # hub name
+    except OSError as exc:  # unreadable folder: the identity says so, reading the data will say why
+        return [str(p), f"unreadable: {exc.strerror or exc}"]
 
 
 def data_identity(config: ProjectConfig) -> dict[str, Any]:
@@ -42,19 +73,18 @@ def data_identity(config: ProjectConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"settings": result_settings(config.data), "seed": config.seed}
     for key in ("train", "validation", "test", "label_names"):
         value = getattr(config.data, key)
-        if not value:
-            continue
-        p = config.resolve(value)
-        try:
-            if p.is_file():
-                st = p.stat()
-                out[key] = [str(p), st.st_size, st.st_mtime_ns]
-            elif p.is_dir():
-                out[key] = [str(p)] + sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in p.rglob("*") if f.is_file())
-            else:
-                out[key] = value  # hub name
-        except OSError as exc:  # unreadable folder: the identity says so, reading the data will say why
-            out[key] = [str(p), f"unreadable: {exc.strerror or exc}"]
+        if value:
+            out[key] = file_identity(config, value)
+    return out
+
+
+def stage_inputs(config: ProjectConfig, stage: str) -> dict[str, Any]:
+    """The data settings only ``stage`` reads, with the identity of the files they name (the unlabelled texts)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config.data):
+        if f.metadata.get("stage") == stage:
+            value = getattr(config.data, f.name)
+            out[f.name] = [file_identity(config, v) for v in value if v] if f.metadata.get("path") else value
     return out
 
 
@@ -62,7 +92,10 @@ def stage_fingerprints(config: ProjectConfig) -> dict[str, str]:
     fps: dict[str, str] = {}
     data = json.dumps(data_identity(config), sort_keys=True, default=str)
     for stage in STAGES:
-        parts = {s: result_settings(getattr(config, s)) for s in STAGE_SECTIONS[stage]}
+        parts = {s: result_settings(getattr(config, s), config) for s in STAGE_SECTIONS[stage]}
+        own = stage_inputs(config, stage)
+        if any(own.values()):  # nothing set: the fingerprint stays what it was before these settings existed
+            parts["data"] = own
         upstream = fps[UPSTREAM[stage]] if UPSTREAM[stage] else data
         blob = upstream + json.dumps(parts, sort_keys=True, default=str) + stage
         fps[stage] = hashlib.sha256(blob.encode()).hexdigest()[:16]

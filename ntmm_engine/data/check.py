@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..core.config import ProjectConfig
 from ..core.events import CancelToken, EventCallback, JobFinished, JobStarted, LogMessage, ignore_event
 from .prepare import DataReport, prepare_data
+from .unlabelled import read_unlabelled
 
 JOB = "data"
 
@@ -21,9 +22,12 @@ def check_data(config: ProjectConfig, on_event: EventCallback | None = None,
     config.require_data()
     emit(JobStarted(JOB, total_steps=1))
     prepared = prepare_data(config.data, seed=config.seed, base_dir=config.base_dir)
+    read_unlabelled(config.data, prepared, base_dir=config.base_dir, exclude=config.run_path)
     if cancel is not None:
         cancel.raise_if_cancelled()
     n = sum(sum(c.values()) for c in prepared.report.counts.values())
-    emit(LogMessage(JOB, text=f"Data: {n} texts in {len(prepared.label_names)} classes"))
+    u = prepared.report.unlabelled
+    emit(LogMessage(JOB, text=f"Data: {n} texts in {len(prepared.label_names)} classes"
+                    + (f", {u.used} unlabelled texts" if u is not None else "")))
     emit(JobFinished(JOB, status="completed"))
     return prepared.report

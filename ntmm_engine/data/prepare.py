@@ -26,6 +26,33 @@ from .readers import read_source
 
 
 @dataclass
+class UnlabelledReport(Record):
+    """The texts without labels (``data.unlabelled``): what was read, dropped and used (:mod:`.unlabelled`)."""
+
+    sources: list[str] = field(default_factory=list)     # data.unlabelled as given
+    files: dict[str, int] = field(default_factory=dict)  # every file read (a folder's files too) -> texts read from it
+    formats: dict[str, str] = field(default_factory=dict)  # file -> how it was read
+    text_columns: dict[str, str] = field(default_factory=dict)  # file -> the column used ("text" for plain texts)
+    read: int = 0  # rows read
+    used: int = 0  # texts kept
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> n
+    token_lengths: dict[str, float] = field(default_factory=dict)  # percentiles of the texts kept
+    truncated_share: float | None = None
+    fingerprint: str = ""  # of the texts kept, in order: the teacher-label cache key
+
+    def to_text(self) -> list[str]:
+        lines = [f"Unlabelled texts: {self.used} used of {self.read} read from {len(self.files)} file(s)"
+                 + "".join(f"; dropped {n} ({reason})" for reason, n in self.dropped.items() if n)]
+        if self.token_lengths:
+            lines.append("Token lengths (unlabelled): " + ", ".join(f"{k} {v:.0f}" for k, v in self.token_lengths.items())
+                         + (f"; {self.truncated_share:.1%} longer than max_length" if self.truncated_share is not None else ""))
+        for name, how in self.formats.items():
+            column = self.text_columns.get(name)
+            lines.append(f"Read {name} as: {how}" + (f", text column '{column}'" if column else ""))
+        return lines
+
+
+@dataclass
 class DataReport(Record):
     """What a user needs to know about the data before training."""
 
@@ -42,6 +69,7 @@ class DataReport(Record):
     formats: dict[str, str] = field(default_factory=dict)  # split -> how its file was read ("semicolon-separated, UTF-8")
     fingerprint: str = ""
     augmentation: dict[str, Any] = field(default_factory=dict)  # set by augment.augment_split
+    unlabelled: UnlabelledReport | None = None  # set by unlabelled.read_unlabelled when data.unlabelled is given
 
     def to_text(self) -> str:
         lines = [f"Text column: {self.text_column}    label column: {self.label_column}",
@@ -65,6 +93,8 @@ class DataReport(Record):
                          f"ops {', '.join(a.get('ops', []))})")
         for split, how in self.formats.items():
             lines.append(f"Read {split} as: {how}")
+        if self.unlabelled is not None:
+            lines += self.unlabelled.to_text()
         lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -320,7 +350,8 @@ def fingerprint(texts: dict[str, list[str]], ids: dict[str, list[int]], names: l
     return h.hexdigest()[:16]
 
 
-def measure_token_lengths(report: DataReport, texts: list[str], tokenizer, max_length: int) -> None:
+def measure_token_lengths(report: DataReport | UnlabelledReport, texts: list[str], tokenizer, max_length: int) -> None:
+    """Percentiles of the token lengths of (up to 5,000 of) ``texts``, and the share longer than ``max_length``."""
     lengths = np.asarray([len(x) for x in tokenizer(texts[:5000], add_special_tokens=True, truncation=False)["input_ids"]])
     if len(lengths):
         report.token_lengths = {f"p{q}": float(np.percentile(lengths, q)) for q in (50, 90, 95, 99)}
@@ -330,6 +361,15 @@ def measure_token_lengths(report: DataReport, texts: list[str], tokenizer, max_l
 
 def token_lengths(texts: list[str], tokenizer) -> list[int]:
     return [len(x) for x in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+
+
+def tokenize_texts(texts: list[str], tokenizer, max_length: int):
+    """A Dataset of ``texts`` tokenized without padding (input_ids, attention_mask...; no text column)."""
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"text": list(texts)})
+    return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length), batched=True, desc=None,
+                  load_from_cache_file=False, remove_columns=["text"])
 
 
 def tokenize(prepared: PreparedData, tokenizer, max_length: int):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..core.config import DataConfig
@@ -15,6 +16,7 @@ from ..core.models import load_tokenizer, resolve_model_source
 from .columns import detect_columns
 from .prepare import DataReport, prepare_data, token_lengths
 from .readers import read_source
+from .unlabelled import read_entry, read_unlabelled, text_column
 
 PREVIEW_ROWS = 50
 MAX_LENGTH_SAMPLE = 5000  # training texts measured for the token-length chart
@@ -41,6 +43,7 @@ class DataAnalysis:
     report: DataReport
     lengths: list[int] = field(default_factory=list)
     tokenizer_error: str = ""
+    unlabelled_lengths: list[int] = field(default_factory=list)  # of (up to 5,000) unlabelled texts, when given
 
 
 def preview_data(source: str, base_dir: str, n: int = PREVIEW_ROWS, sheet: str = "") -> DataPreview:
@@ -61,6 +64,38 @@ def preview_data(source: str, base_dir: str, n: int = PREVIEW_ROWS, sheet: str =
                        n_rows=len(ds), detected=detected, format=how)
 
 
+@dataclass
+class UnlabelledPreview:
+    """The head of the first unlabelled file, the column its texts come from, and how it was read."""
+
+    source: str  # the file (or split) shown
+    columns: list[str]
+    rows: list[list[Any]]
+    n_rows: int
+    text_column: str  # "" when it cannot be told (the message says why)
+    format: str = ""
+    message: str = ""  # why no text column was found
+
+
+def preview_unlabelled(sources: list[str], base_dir: str, *, text_column_name: str = "", prefer: str = "",
+                       sheet: str = "", n: int = PREVIEW_ROWS, exclude: str = "") -> UnlabelledPreview:
+    """First rows of the first file of ``data.unlabelled`` and its text column (named, the training data's, or detected)."""
+    source = next((s for s in sources if s), "")
+    if not source:
+        raise DataError("data.unlabelled: no file or folder given.")
+    name, ds, how = next(iter(read_entry(source, Path(base_dir), sheet, exclude or None)))
+    columns = list(ds.column_names)
+    head = ds.select(range(min(n, len(ds)))).to_dict()
+    column, message = "", ""
+    try:
+        column = text_column(ds, text_column_name, prefer, name)
+    except DataError as exc:
+        message = str(exc)
+    n_head = len(head[columns[0]]) if columns else 0
+    return UnlabelledPreview(source=name, columns=columns, rows=[[head[c][i] for c in columns] for i in range(n_head)],
+                             n_rows=len(ds), text_column=column, format=how, message=message)
+
+
 def tokenizer_for(base_model: str, base_dir: str):
     """The base model's tokenizer, loaded once per (model, folder) for the session."""
     key = (base_model, base_dir)
@@ -70,15 +105,19 @@ def tokenizer_for(base_model: str, base_dir: str):
         return _tokenizers[key]
 
 
-def analyse_data(data_cfg: DataConfig, seed: int, base_dir: str, base_model: str) -> DataAnalysis:
-    """The data report and the training texts' token lengths (with the base model's tokenizer)."""
+def analyse_data(data_cfg: DataConfig, seed: int, base_dir: str, base_model: str, run_dir: str = "") -> DataAnalysis:
+    """The data report and the token lengths of the training texts and of the unlabelled ones (with the
+    base model's tokenizer); ``run_dir`` is never read as a folder of unlabelled texts."""
     tok, tok_error = None, ""
     try:
         tok = tokenizer_for(base_model, base_dir)
     except NTMMError as exc:
         tok_error = str(exc).splitlines()[0]
     prepared = prepare_data(data_cfg, seed=seed, base_dir=base_dir, tokenizer=tok)
+    unlabelled = read_unlabelled(data_cfg, prepared, base_dir=base_dir, tokenizer=tok, exclude=run_dir or None)
     lengths: list[int] = []
+    u_lengths: list[int] = []
     if tok is not None:
         lengths = token_lengths(list(prepared.splits["train"]["text"][:MAX_LENGTH_SAMPLE]), tok)
-    return DataAnalysis(report=prepared.report, lengths=lengths, tokenizer_error=tok_error)
+        u_lengths = token_lengths(unlabelled[:MAX_LENGTH_SAMPLE], tok) if unlabelled else []
+    return DataAnalysis(report=prepared.report, lengths=lengths, tokenizer_error=tok_error, unlabelled_lengths=u_lengths)

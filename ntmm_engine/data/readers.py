@@ -31,9 +31,14 @@ def load_table(source: str, base_dir: str | Path = ".", *, what: str = "data.tra
     return read_source(source, base_dir, what=what, sheet=sheet)[0]
 
 
-def read_source(source: str, base_dir: str | Path = ".", *, what: str = "data.train", sheet: str = ""):
+def read_source(source: str, base_dir: str | Path = ".", *, what: str = "data.train", sheet: str = "",
+                plain_ok: bool = False):
     """``(dataset, how it was read)``: the Dataset (or DatasetDict of a folder or hub dataset) and, in
-    words, its format ("semicolon-separated, UTF-8, gzip-compressed") for the data report."""
+    words, its format ("semicolon-separated, UTF-8, gzip-compressed") for the data report.
+
+    ``plain_ok`` (texts without labels): a ``.txt`` that is not a table holds one text a line, and a JSON
+    list of strings one text an item, both read as a column ``text`` (as files to predict are read).
+    """
     import datasets
 
     if not source:
@@ -54,18 +59,18 @@ def read_source(source: str, base_dir: str | Path = ".", *, what: str = "data.tr
             raise DataError(f"File not found: {path}", hint=f"check {what} in the project settings")
         if path.stat().st_size == 0:
             raise DataError(f"{path} is empty.")
-        tf = tables.inspect(path, sheet=sheet, what="data.sheet")
-        return (_load_parquet(path) if tf.kind == "parquet" else _from_frame(tf)), tf.describe()
+        tf = tables.inspect(path, sheet=sheet, what="data.sheet", lines_ok=plain_ok)
+        return (_load_parquet(path) if tf.kind == "parquet" else _from_frame(tf, plain_ok)), tf.describe()
     if looks_like_hub_name(source):
         return _load_hub(source), "Hugging Face hub dataset"
     raise DataError(f"File not found: {path}", hint=f"check {what} in the project settings")
 
 
-def _from_frame(tf: tables.TableFile):
+def _from_frame(tf: tables.TableFile, plain_ok: bool = False):
     import datasets
     import pyarrow as pa
 
-    frame = tables.read_frame(tf)
+    frame = tables.read_frame(tf, plain_ok=plain_ok)
     try:
         return datasets.Dataset.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

@@ -282,26 +282,31 @@ def _cause(exc: BaseException) -> str:
 
 
 # ------------------------------------------------------------------ reading
-def read_frame(tf: TableFile):
+def read_frame(tf: TableFile, *, plain_ok: bool = False):
     """The whole table as a pandas DataFrame with string column names (training data).
 
     Text tables are parsed with pandas' defaults, as ``datasets`` parses CSV: empty, ``NaN``,
-    ``NA`` and ``null`` cells are missing and numbers are numbers.
+    ``NA`` and ``null`` cells are missing and numbers are numbers. ``plain_ok``: a JSON list of
+    strings (and a ``lines`` file, one text a line) is one column ``text`` (unlabelled texts).
     """
     import pandas as pd
 
     if tf.kind == "sheet":
         frame = _read_sheet(tf)
+    elif tf.kind == "lines":
+        frame = pd.DataFrame({"text": list(_text_lines(tf))})
     elif tf.kind in ("json", "jsonl"):
         records = list(_json_records(tf))
         if not records:
             raise DataError(f"{tf.name} has no data rows" + (" (an empty JSON list)." if tf.kind == "json" else "."))
+        if plain_ok and all(isinstance(r, str) for r in records):
+            return pd.DataFrame({"text": records})
         bad = next((i for i, r in enumerate(records, 1) if not isinstance(r, dict)), None)
         if bad is not None:
             raise DataError(f"{tf.name}, record {bad}: expected an object like {{\"text\": ..., \"label\": ...}}, "
                             f"got {type(records[bad - 1]).__name__}.")
         frame = pd.DataFrame.from_records(records)
-    elif tf.kind in ("text", "lines"):
+    elif tf.kind == "text":
         frame = _read_text_table(tf)
     else:
         raise DataError(f"{tf.name}: {tf.kind} files are not read as a table here.")

@@ -7,6 +7,7 @@ student on hard labels only (the baseline), with the teacher's recipe. Writes::
     <run>/distill/student/  baseline/        save_pretrained folders + ntmm.json
     <run>/distill/checkpoints/  baseline_checkpoints/   resumable Trainer checkpoints
     <run>/distill/cache/<key>.safetensors    teacher outputs (reused across runs)
+    <run>/distill/cache/unlabelled-<key>/    the teacher's outputs on the unlabelled texts, in chunks (resumable)
     <run>/distill/history.jsonl  result.json
 
 Events use job "distill" for the student's training and "baseline" for the baseline's.
@@ -33,7 +34,8 @@ from ..core.models import count_parameters, load_classifier, load_tokenizer, mod
 from ..core.results import Record
 from ..core.runfolder import atomic_write_json, read_json
 from ..data.augment import augment_split
-from ..data.prepare import prepare_data, tokenize
+from ..data.prepare import prepare_data, tokenize, tokenize_texts
+from ..data.unlabelled import read_unlabelled
 from ..reports.compare import BaselineCheck, baseline_check
 from ..reports.intervals import format_difference, format_score, paired_difference
 from ..reports.metrics import agreement, classification_metrics, per_class_agreement
@@ -57,13 +59,28 @@ from .students import build_student, hidden_size
 from .teacher_cache import (
     CACHE_FORMAT,
     CACHE_PHASE,
+    UNLABELLED_FORMAT,
     CachedTeacher,
     LiveTeacher,
+    TeacherOutputs,
     cache_key,
     cache_path,
     compute_teacher_outputs,
+    label_unlabelled,
     load_cache,
     save_cache,
+    unlabelled_cache_dir,
+)
+from .transfer import (
+    NO_LABEL,
+    TransferSet,
+    UnlabelledUse,
+    confident_rows,
+    label_shift,
+    mixed_dataset,
+    per_epoch,
+    shift_warning,
+    student_plan,
 )
 
 STAGE = "distill"
@@ -129,6 +146,7 @@ class DistillResult(Record):
     checks: dict[str, BaselineCheck] = field(default_factory=dict)  # "teacher"/"student" against the classical baseline
     differences: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. "student - baseline": paired, test split
     seeds: SeedRuns | None = None  # with distill.seeds > 1: every seed's test scores
+    unlabelled: UnlabelledUse | None = None  # with data.unlabelled: how many, the mix, the teacher's label distribution
     checkpoint: str | None = None
     stop_reason: str = ""
     wall_seconds: float = 0.0
@@ -147,6 +165,11 @@ class DistillResult(Record):
         d["model_dir"] = self.model_dir  # derived, for readers of result.json (from_dict ignores them)
         d["metrics"] = self.metrics
         return d
+
+    def warnings(self) -> list[str]:
+        """What the Distill step's banner and the CLI warn about."""
+        return [c.warning for c in self.checks.values() if c.warning] + (
+            [self.unlabelled.warning] if self.unlabelled is not None and self.unlabelled.warning else [])
 
     def summary_text(self) -> str:
         cols = ["classical", "teacher", "student"] + (["baseline"] if self.baseline else [])
@@ -186,9 +209,10 @@ class DistillResult(Record):
         if self.seeds is not None:
             lines.append(f"Over {len(self.seeds.seeds)} seeds, test macro-F1: student {self.seeds.text('student')}"
                          + (f", baseline {self.seeds.text('baseline')}" if self.seeds.baseline else ""))
-        for check in self.checks.values():
-            if check.warning:
-                lines.append("Warning: " + check.warning)
+        if self.unlabelled is not None:
+            lines.append(self.unlabelled.summary_text() + " (the baseline trains on the labelled texts only)")
+        for warning in self.warnings():
+            lines.append("Warning: " + warning)
         if self.student and self.student.model_dir:
             lines.append(f"Student:  {self.student.model_dir}")
         if self.baseline and self.baseline.model_dir:
@@ -210,13 +234,18 @@ def distill_trainer_class():
     from .losses import mean_pool
 
     class DistillTrainer(Trainer):
-        def __init__(self, *args, distill_loss=None, teacher=None, label_smoothing: float = 0.0, **kwargs):
+        def __init__(self, *args, distill_loss=None, teacher=None, label_smoothing: float = 0.0, sampler=None, **kwargs):
             super().__init__(*args, **kwargs)
             self.distill_loss, self.teacher, self.label_smoothing = distill_loss, teacher, label_smoothing
+            # With unlabelled rows (labels -100) in the training set: their own sampler, and a row mask for the loss.
+            self.mix_sampler = sampler
             # Our loss is a mean over the batch: let the Trainer divide it by the accumulation steps.
             self.model_accepts_loss_kwargs = False
             self._sums: dict[str, Any] = {}
-            self._count = 0
+            self._counts: dict[str, Any] = {}
+
+        def _get_train_sampler(self, train_dataset=None):
+            return self.mix_sampler if self.mix_sampler is not None else super()._get_train_sampler(train_dataset)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)
@@ -229,23 +258,26 @@ def distill_trainer_class():
             outputs = model(**inputs, output_hidden_states=self.distill_loss is not None)
             if self.distill_loss is None:
                 loss = F.cross_entropy(outputs.logits, labels, label_smoothing=self.label_smoothing)
-                parts = {"ce": loss}
+                parts = {"ce": (loss, labels.shape[0])}
             else:
                 student_pooled = mean_pool(outputs.hidden_states[-1], inputs["attention_mask"])
                 t_logits, t_pooled = self.teacher(idx, inputs)
-                p = self.distill_loss(outputs.logits, student_pooled, t_logits, t_pooled, labels)
+                labelled = labels != NO_LABEL if self.mix_sampler is not None else None
+                p = self.distill_loss(outputs.logits, student_pooled, t_logits, t_pooled, labels, labelled=labelled)
                 loss = p.total
-                parts = {"kl": p.kl, "cos": p.cos, "mse": p.mse, "ce": p.ce}
-            for k, v in parts.items():  # summed on the device; read once per log (no sync per step)
-                self._sums[k] = self._sums.get(k, 0.0) + v.detach().float()
-            self._count += 1
+                parts = p.logged()
+            for k, (v, n) in parts.items():  # row-weighted sums on the device; read once per log (no sync per step)
+                self._sums[k] = self._sums.get(k, 0.0) + v.detach().float() * n
+                self._counts[k] = self._counts.get(k, 0.0) + n
             return (loss, outputs) if return_outputs else loss
 
         def log(self, logs: dict[str, float], start_time=None) -> None:
-            if "loss" in logs and self._count:
+            if "loss" in logs and self._counts:
                 for k, v in self._sums.items():
-                    logs[f"loss_{k}"] = float(v) / self._count
-                self._sums, self._count = {}, 0
+                    n = float(self._counts[k])
+                    if n > 0:  # a part no row of the interval had (unlabelled rows in a labelled-only stretch)
+                        logs[f"loss_{k}"] = float(v) / n
+                self._sums, self._counts = {}, {}
             super().log(logs, start_time)
 
     return DistillTrainer
@@ -267,6 +299,7 @@ def run_distill(config: ProjectConfig, on_event: EventCallback | None = None, ca
 
 def _run(ctx: JobContext, resume: bool) -> DistillResult:
     # torch and transformers are imported when a job runs, not when the engine is imported
+    import torch
     import transformers
 
     from .losses import DistillLoss
@@ -291,6 +324,9 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     ctx.emit(Progress(ctx.job, phase="preparing data", done=1, total=3))
     prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir, tokenizer=t_tokenizer,
                             on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
+    # the unlabelled texts (data.unlabelled) are read at once, so a bad file stops the job before anything slow
+    unlabelled = read_unlabelled(cfg.data, prepared, base_dir=cfg.base_dir, tokenizer=t_tokenizer, exclude=cfg.run_path,
+                                 on_progress=lambda m: ctx.emit(Progress(ctx.job, phase=m, done=1, total=3)))
     _check_teacher_labels(teacher, t_source, prepared.label_names)
     classical = classical_reference(ctx, prepared)  # on the texts as given, before augmentation
     if cfg.data.augment_copies > 0:  # augmented copies join the train split (and the teacher cache)
@@ -317,13 +353,18 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
     # Teacher outputs: cached once per example, or validation/test only when running live
     teacher_params, teacher_hidden = count_parameters(teacher), hidden_size(teacher)
     outputs, cache_info = _teacher_outputs(ctx, teacher, t_tokenizer, t_tokenized, prepared, teacher_id, device)
+    transfer, use = (_transfer_set(ctx, teacher, t_tokenizer, student, unlabelled, prepared, tokenized, teacher_id, device)
+                     if unlabelled else (None, None))
     if d.cache_teacher:
-        batch_teacher = CachedTeacher(outputs)
+        batch_teacher = CachedTeacher(outputs if transfer is None else TeacherOutputs(
+            logits={"train": torch.cat([outputs.logits["train"], transfer.logits])},
+            pooled=torch.cat([outputs.pooled, transfer.pooled])))
         del teacher  # not needed any more: free its memory for the student
     else:
         teacher.to(device)
         batch_teacher = LiveTeacher(teacher, t_tokenizer, same_tokenizer=student.same_tokenizer,
-                                    texts=prepared.splits["train"]["text"], max_length=cfg.data.max_length)
+                                    texts=list(prepared.splits["train"]["text"]) + (transfer.texts if transfer else []),
+                                    max_length=cfg.data.max_length)
     student_params = count_parameters(student.model)
     labels = {s: list(prepared.splits[s]["label"]) for s in EVAL_SPLITS}
     teacher_preds = {s: outputs.predictions(s) for s in EVAL_SPLITS}
@@ -333,9 +374,19 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
                            teacher_metrics=teacher_metrics, parameters={"teacher": teacher_params, "student": student_params},
                            loss={"temperature": d.temperature, "alpha": d.alpha, "cosine_weight": d.cosine_weight,
                                  "mse_weight": d.mse_weight, "label_smoothing": d.label_smoothing},
-                           teacher_cache=cache_info, classical_metrics=dict(classical.metrics))
-    plan = plan_training(d, len(tokenized["train"]), devices=world_size())
-    ctx.log(f"Training plan (student and baseline): {plan.summary()} ({plan.rule})")
+                           teacher_cache=cache_info, classical_metrics=dict(classical.metrics), unlabelled=use)
+    n_labelled = len(tokenized["train"])
+    plan = plan_training(d, n_labelled, devices=world_size())
+    if transfer is None:
+        s_plan = plan
+        ctx.log(f"Training plan (student and baseline): {plan.summary()} ({plan.rule})")
+    else:
+        result.loss["unlabelled_weight"] = d.unlabelled_weight
+        s_plan = student_plan(d, n_labelled, transfer.unlabelled, devices=world_size())
+        ctx.log(f"Training plan (student, {n_labelled} labelled + {transfer.per_epoch} unlabelled texts an epoch): "
+                f"{s_plan.summary()} ({s_plan.rule})")
+        if d.baseline:
+            ctx.log(f"Training plan (baseline, labelled texts only): {plan.summary()} ({plan.rule})")
     # Teacher outputs are ready: only now are the previous student's checkpoints and history replaced,
     # so a run that fails before this point leaves a finished distillation as it was.
     ctx.cancel.raise_if_cancelled()
@@ -348,10 +399,12 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
             "layer_indices": construction.get("layer_indices"), "max_length": cfg.data.max_length,
             "label_names": prepared.label_names, "text_column": prepared.report.text_column, "data_fingerprint": prepared.report.fingerprint}
     common = dict(device=device, precision=precision, tokenizer=student.tokenizer, tokenized=tokenized,
-                  label_names=prepared.label_names, plan=plan)
+                  label_names=prepared.label_names)
+    roles = {"student": dict(plan=s_plan, transfer=transfer), "baseline": dict(plan=plan)}  # the baseline: labelled only
 
     loss_args = dict(temperature=d.temperature, alpha=d.alpha, cosine_weight=d.cosine_weight, mse_weight=d.mse_weight,
-                     label_smoothing=d.label_smoothing, student_hidden=hidden_size(student.model), teacher_hidden=teacher_hidden)
+                     label_smoothing=d.label_smoothing, unlabelled_weight=d.unlabelled_weight,
+                     student_hidden=hidden_size(student.model), teacher_hidden=teacher_hidden)
 
     # 1. the student, distilled
     if student_done:
@@ -365,7 +418,9 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
         s_result, s_preds = _train(ctx, "distill", student.model, ckpt_dir, student_resume, lay.student_model,
                                    loss_fn=loss_fn, batch_teacher=batch_teacher,
                                    extra={"role": "student", **card, "distill": result.loss,
-                                          "classical_metrics": result.classical_metrics}, **common)
+                                          "classical_metrics": result.classical_metrics,
+                                          **({"unlabelled": _card_unlabelled(use)} if use else {})},
+                                   **common, **roles["student"])
         if s_result.status == "cancelled":
             return _cancelled(ctx, result, s_result, "student")
         if is_main_process():
@@ -378,7 +433,7 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
         b_resume = last_checkpoint(base_ckpt_dir) if resume else None
         b_result, b_preds = _train(ctx, "baseline", baseline_init, base_ckpt_dir, b_resume, lay.baseline_model,
                                    extra={"role": "baseline", **card, "classical_metrics": result.classical_metrics},
-                                   **common)
+                                   **common, **roles["baseline"])
         if b_result.status == "cancelled":
             return _cancelled(ctx, result, b_result, "baseline")
         result.baseline = b_result
@@ -396,7 +451,7 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
 
     # 4. more seeds: the same student and baseline trained again, only their scores kept
     if d.seeds > 1:
-        seeds = _more_seeds(ctx, result, student_init, baseline_init_first, loss_args, batch_teacher, common,
+        seeds = _more_seeds(ctx, result, student_init, baseline_init_first, loss_args, batch_teacher, common, roles,
                             resume=resume)
         if seeds is None:
             return _cancelled(ctx, result, TrainResult(job="distill", status="cancelled", run_dir=str(ctx.run.root),
@@ -443,29 +498,83 @@ def _teacher_outputs(ctx: JobContext, teacher, tokenizer, t_tokenized, prepared,
     return outputs, {"enabled": True, "path": str(path), "key": key, "hit": False, "seconds": seconds}
 
 
+def _transfer_set(ctx: JobContext, teacher, t_tokenizer, student, texts: list[str], prepared, tokenized, teacher_id: str,
+                  device: str) -> tuple[TransferSet, UnlabelledUse]:
+    """The teacher labels the unlabelled texts (once, cached in chunks), the confidence filter, the label distribution."""
+    cfg, d = ctx.config, ctx.config.distill
+    report, max_length = prepared.report.unlabelled, cfg.data.max_length
+    u_student = tokenize_texts(texts, student.tokenizer, max_length)
+    u_teacher = u_student if student.same_tokenizer else tokenize_texts(texts, t_tokenizer, max_length)
+    key = cache_key(report.fingerprint, teacher_id, max_length)
+    folder = unlabelled_cache_dir(ctx.stage_dir, key)
+    labels = label_unlabelled(teacher, t_tokenizer, u_teacher, folder, batch_size=d.eval_batch_size, device=device, job=ctx.job,
+                              on_event=ctx.emit, cancel=ctx.cancel, save=is_main_process(),
+                              metadata={"format": UNLABELLED_FORMAT, "texts_fingerprint": report.fingerprint,
+                                        "teacher_identity": teacher_id, "max_length": str(max_length)})
+    info = {**labels.info, "key": key}
+    ctx.log(f"Teacher labels of the {len(texts)} unlabelled texts: " + (
+        f"cache hit, reusing {folder}" if info["hit"] else
+        f"{info['cached_chunks']} of {info['chunks']} chunks reused, the rest labelled in {info['seconds']:.1f} s ({folder})"))
+
+    keep, top = confident_rows(labels.logits, d.unlabelled_min_confidence)
+    if not len(keep):
+        raise NTMMError(f"distill.unlabelled_min_confidence: none of the {len(texts)} unlabelled texts passes "
+                        f"{d.unlabelled_min_confidence:g} (the teacher's highest top probability on them is {top.max():.3f}).",
+                        hint="lower distill.unlabelled_min_confidence (0 uses every text)")
+    names = prepared.label_names
+    t_dist, y_dist, shift = label_shift(labels.logits[keep].argmax(dim=-1).numpy(), list(prepared.splits["train"]["label"]), names)
+    n_labelled = len(tokenized["train"])
+    use = UnlabelledUse(texts=len(texts), confident=len(keep), min_confidence=d.unlabelled_min_confidence,
+                        per_epoch=per_epoch(d, n_labelled, len(keep)), labelled=n_labelled, weight=d.unlabelled_weight,
+                        dropped=dict(report.dropped), mean_confidence=float(top[keep].mean()),
+                        teacher_distribution=t_dist, train_distribution=y_dist, shift=shift,
+                        warning=shift_warning(shift, t_dist, y_dist), cache=info)
+    if d.unlabelled_min_confidence > 0:
+        ctx.log(f"{len(keep)} of {len(texts)} unlabelled texts have a teacher confidence of at least {d.unlabelled_min_confidence:g}")
+    if use.warning:
+        ctx.log(use.warning, level="warning")
+    dataset = mixed_dataset(tokenized["train"], u_student.select(keep.tolist()))
+    lengths = ([len(x) for b in dataset.iter(batch_size=1024) for x in b["input_ids"]]  # streamed: the notes may be many
+               if cfg.data.group_by_length else None)
+    transfer = TransferSet(dataset=dataset, labelled=n_labelled, unlabelled=len(keep), per_epoch=use.per_epoch,
+                           texts=[texts[i] for i in keep], logits=labels.logits[keep], pooled=labels.pooled[keep], lengths=lengths)
+    return transfer, use
+
+
+def _card_unlabelled(use: UnlabelledUse) -> dict[str, Any]:
+    """What the student's ntmm.json and model card say about its unlabelled texts."""
+    return {"texts": use.confident, "per_epoch": use.per_epoch, "weight": use.weight, "min_confidence": use.min_confidence}
+
+
 def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | None, out_dir: Path | None, *,
            tokenizer, tokenized, label_names: list[str], device: str, precision: str, extra: dict[str, Any],
            plan: TrainingPlan, loss_fn=None, batch_teacher=None, seed: int | None = None,
-           emit=None) -> tuple[TrainResult, dict[str, list[int]]]:
-    """Train one student (distilled when ``loss_fn`` is given), evaluate it and save it (unless ``out_dir`` is None)."""
+           emit=None, transfer: TransferSet | None = None) -> tuple[TrainResult, dict[str, list[int]]]:
+    """Train one student (distilled when ``loss_fn`` is given), evaluate it and save it (unless ``out_dir`` is None).
+
+    ``transfer``: train on the labelled and the unlabelled rows (distilled students only).
+    """
     from transformers import DataCollatorWithPadding
 
     from ..train.callbacks import EventCallback as TrainerEvents  # imports transformers: only when training
 
     cfg, d = ctx.config, ctx.config.distill
     emit = emit or ctx.emit
+    seed = cfg.seed if seed is None else seed
+    transfer = transfer if loss_fn is not None else None
     tracking = Tracking(ctx, d, job, resume=resume_from is not None)
-    args = training_arguments(d, ckpt_dir, plan=plan, seed=cfg.seed if seed is None else seed, device=device,
+    args = training_arguments(d, ckpt_dir, plan=plan, seed=seed, device=device,
                               precision=precision, group_by_length=cfg.data.group_by_length,
                               remove_unused_columns=False,  # keep "idx"; compute_loss pops it
                               **tracking.arguments())
     events = TrainerEvents(job, emit, ctx.cancel, device=device, precision=precision, run_dir=str(ctx.run.root),
                            resumed_from=resume_from, samples_per_step=plan.effective_batch)
     trainer = quiet_trainer(distill_trainer_class()(
-        model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
-        data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+        model=model, args=args, train_dataset=transfer.dataset if transfer else tokenized["train"],
+        eval_dataset=tokenized["validation"], data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
         compute_metrics=metrics_fn(label_names), callbacks=[events, *early_stopping_callbacks(d)],
-        distill_loss=loss_fn, teacher=batch_teacher, label_smoothing=d.label_smoothing))
+        distill_loss=loss_fn, teacher=batch_teacher, label_smoothing=d.label_smoothing,
+        sampler=transfer.sampler(seed, plan.batch_size * plan.gradient_accumulation_steps) if transfer else None))
     with tracking:
         start_step = _checkpoint_step(resume_from)
         started = time.monotonic()
@@ -508,7 +617,7 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
 
 
 def _more_seeds(ctx: JobContext, result: DistillResult, student_init, baseline_init, loss_args: dict[str, Any],
-                batch_teacher, common: dict[str, Any], *, resume: bool) -> SeedRuns | None:
+                batch_teacher, common: dict[str, Any], roles: dict[str, dict[str, Any]], *, resume: bool) -> SeedRuns | None:
     """Train the student (and the baseline) again with seeds seed+1, seed+2, ...; None when cancelled.
 
     Only scores are kept. Each run has its own checkpoints under ``distill/seeds/``, and finished seeds are
@@ -542,7 +651,7 @@ def _more_seeds(ctx: JobContext, result: DistillResult, student_init, baseline_i
                 label = f"seed {k + 1} of {d.seeds}: {role}"
                 part, _ = _train(ctx, job, model, ckpt, resume_from, None, extra={}, loss_fn=loss_fn,
                                  batch_teacher=batch_teacher if loss_fn else None, seed=seed,
-                                 emit=_as_progress(ctx, label), **common)
+                                 emit=_as_progress(ctx, label), **common, **roles[role])
                 if part.status == "cancelled":
                     return None
                 done[key] = {m: part.metrics["test"][m] for m in ("macro_f1", "accuracy")}
@@ -572,8 +681,11 @@ def _model_card(ctx: JobContext, job: str, result: TrainResult, extra: dict[str,
                 out_dir: Path) -> str | None:
     """README.md for the student or baseline; a failure only logs (the model matters more)."""
     c = extra.get("construction", {})
+    u = extra.get("unlabelled")
     how = (f"{_describe(c)}; " if c else "") + (
         "distilled from the teacher " + str(extra.get("teacher")) + f" (T={ctx.config.distill.temperature}, alpha={ctx.config.distill.alpha})"
+        + (f", on the labelled texts and {u['texts']} unlabelled texts the teacher labelled ({u['per_epoch']} an epoch, "
+           f"weight {u['weight']:g}, soft loss only)" if u else "")
         if job == "distill" else "trained on hard labels only (the no-distillation baseline)")
     try:
         return render_model_card(role="student" if job == "distill" else "baseline", config=ctx.config, metrics=result.metrics,

@@ -63,8 +63,12 @@ def teacher_forward(teacher, inputs: dict[str, Any]):
 
 def compute_teacher_outputs(teacher, tokenizer, tokenized: dict[str, Any], *, splits: Sequence[str],
                             pooled_split: str | None, batch_size: int, device: str, job: str,
-                            on_event: EventCallback, cancel: CancelToken | None, phase: str = CACHE_PHASE) -> TeacherOutputs:
-    """Run the teacher over ``splits`` of the teacher-tokenized data (Progress events, cancellable)."""
+                            on_event: EventCallback, cancel: CancelToken | None, phase: str = CACHE_PHASE,
+                            progress: ProgressReporter | None = None) -> TeacherOutputs:
+    """Run the teacher over ``splits`` of the teacher-tokenized data (Progress events, cancellable).
+
+    ``progress``: a reporter that counts this call as part of a larger phase (the unlabelled texts' chunks).
+    """
     import torch
     from transformers import DataCollatorWithPadding
 
@@ -72,7 +76,7 @@ def compute_teacher_outputs(teacher, tokenizer, tokenized: dict[str, Any], *, sp
     teacher.eval()
     teacher.to(device)
     total = sum(len(tokenized[s]) for s in splits)
-    progress = ProgressReporter(job, phase, total, on_event, cancel)
+    progress = progress or ProgressReporter(job, phase, total, on_event, cancel)
     result = TeacherOutputs()
     for split in splits:
         ds = tokenized[split]
@@ -138,6 +142,103 @@ def load_cache(path: str | Path, sizes: dict[str, int]) -> TeacherOutputs | None
     if out.pooled is None or out.pooled.shape[0] != sizes.get("train", -1):
         return None
     return out
+
+
+# ------------------------------------------------- unlabelled texts, in chunks
+UNLABELLED_FORMAT = "ntmm-teacher-cache-unlabelled-1"
+UNLABELLED_PHASE = "teacher labelling the unlabelled texts"
+CHUNK_ROWS = 1024  # texts per cache file: a cancel loses at most this many texts' work
+
+
+def unlabelled_cache_dir(stage_dir: str | Path, key: str) -> Path:
+    """The folder of one set of unlabelled texts' teacher outputs (``key``: :func:`cache_key` of their fingerprint)."""
+    return Path(stage_dir) / "cache" / f"unlabelled-{key}"
+
+
+@dataclass
+class UnlabelledOutputs:
+    """The teacher's logits and pooled hidden states on the unlabelled texts (rows in their order)."""
+
+    logits: Any  # float32 tensor [U, C]
+    pooled: Any  # float32 tensor [U, H]
+    info: dict[str, Any] = field(default_factory=dict)  # path, key, chunks, cached_chunks, hit, seconds
+
+
+def label_unlabelled(teacher, tokenizer, tokenized, folder: str | Path, *, batch_size: int, device: str, job: str,
+                     on_event: EventCallback, cancel: CancelToken | None, metadata: dict[str, str],
+                     chunk_rows: int | None = None, save: bool = True) -> UnlabelledOutputs:
+    """The teacher's outputs on the teacher-tokenized unlabelled texts, computed once and kept in chunks.
+
+    Each chunk of ``chunk_rows`` texts is written (atomically) as soon as it is done, so a cancelled
+    or crashed run keeps what was labelled, and the next run with the same key labels only the rest.
+    Hand-written because the training cache is one file written at the end: for a hospital's notes
+    the labelling itself can take hours, and losing it to a cancel is what this avoids.
+    """
+    import time
+
+    import torch
+
+    folder = Path(folder)
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    n = len(tokenized)
+    chunks = max((n + chunk_rows - 1) // chunk_rows, 1)
+    parts: dict[int, tuple[Any, Any]] = {}
+    for i in range(chunks):
+        rows = min(chunk_rows, n - i * chunk_rows)
+        loaded = _load_chunk(folder / _chunk_name(i), rows, metadata)
+        if loaded is not None:
+            parts[i] = loaded
+    cached = len(parts)
+    progress = ProgressReporter(job, UNLABELLED_PHASE, n, on_event, cancel)
+    if cached:
+        progress.advance(sum(t[0].shape[0] for t in parts.values()),
+                         message=f"{cached} of {chunks} chunks labelled by an earlier run", force=True)
+    started = time.monotonic()
+    for i in range(chunks):
+        if i in parts:
+            continue
+        part = tokenized.select(range(i * chunk_rows, min((i + 1) * chunk_rows, n)))
+        out = compute_teacher_outputs(teacher, tokenizer, {"unlabelled": part}, splits=("unlabelled",),
+                                      pooled_split="unlabelled", batch_size=batch_size, device=device, job=job,
+                                      on_event=on_event, cancel=cancel, progress=progress)
+        parts[i] = (out.logits["unlabelled"], out.pooled)
+        if save:
+            _save_chunk(folder / _chunk_name(i), *parts[i], {**metadata, "chunk": str(i), "rows": str(part.num_rows)})
+    logits = torch.cat([parts[i][0] for i in range(chunks)])
+    pooled = torch.cat([parts[i][1] for i in range(chunks)])
+    info = {"path": str(folder), "chunks": chunks, "cached_chunks": cached, "hit": cached == chunks,
+            "seconds": time.monotonic() - started}
+    return UnlabelledOutputs(logits=logits, pooled=pooled, info=info)
+
+
+def _chunk_name(i: int) -> str:
+    return f"chunk-{i:05d}.safetensors"
+
+
+def _save_chunk(path: Path, logits, pooled, metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({"logits": logits.contiguous(), "pooled": pooled.contiguous()}, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def _load_chunk(path: Path, rows: int, metadata: dict[str, str]):
+    """(logits, pooled) of a chunk written for the same texts and teacher, or None."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            if any(meta.get(k) != v for k, v in metadata.items()) or meta.get("rows") != str(rows):
+                return None
+            logits, pooled = f.get_tensor("logits"), f.get_tensor("pooled")
+    except (OSError, SafetensorError, ValueError, KeyError):
+        return None
+    return (logits, pooled) if logits.shape[0] == pooled.shape[0] == rows else None
 
 
 # ------------------------------------------------------------ batch sources

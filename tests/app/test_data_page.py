@@ -113,3 +113,40 @@ def test_semicolon_and_excel_files_preview_with_what_was_detected(make_window, t
     page.sheet_edit.editingFinished.emit()
     wait_idle(w)
     assert "no sheet 'Nope'" in dialogs.errors[-1][1] and "sheets: Summary, Notes" in dialogs.errors[-1][1]
+
+
+def test_unlabelled_texts_field_preview_and_counts(make_window, tiny_config, tmp_path, wait_idle, dialogs):
+    """The unlabelled notes: a field, a preview of the first rows, and what the check kept and dropped."""
+    from testdata import make_rows, write_csv
+
+    train = make_rows(20)
+    notes = [{"id": i, "note": f"{r['text']} seen in clinic {i}"} for i, r in enumerate(make_rows(10, seed=7))]
+    notes += [{"id": 100, "note": train[0]["text"]}, {"id": 101, "note": ""}]  # a training text and an empty one
+    write_csv(tmp_path / "notes.csv", notes, ("id", "note"))
+    tiny_config.save(tmp_path / "p.yaml")
+    w = make_window(tmp_path / "p.yaml")
+    page = w.page("data")
+    wait_idle(w)
+    assert "No unlabelled texts" in page.unlabelled_status.text()
+    page.unlabelled_edit.edit.setText("notes.csv")  # relative to the project file, as every path field
+    page.unlabelled_edit.edit.editingFinished.emit()
+    wait_idle(w)
+    assert w.project.config.data.unlabelled == ["notes.csv"]
+    assert page.unlabelled_table.rowCount() == 32 and page.unlabelled_table.columnCount() == 2
+    assert "Texts from column <b>note</b>" in page.unlabelled_status.text()
+    assert "note" in page.unlabelled_combo.itemText(0)  # "(detect automatically: note)"
+    # the check: used, read, dropped, token lengths
+    u = page.analysis.report.unlabelled
+    assert (u.used, u.read) == (30, 32) and u.dropped == {"empty text": 1, "duplicate of a training text": 1}
+    assert "Unlabelled texts: 30</b> used of 32 read" in page.summary.text()
+    assert "1 empty text" in page.unlabelled_note.text() and "Token lengths: median" in page.unlabelled_note.text()
+    assert len(page.unlabelled_lengths.values) == 30 and page.unlabelled_lengths.marker_value == 32
+    assert "student:" in page.baseline_note.text() and "with the unlabelled texts" in page.baseline_note.text()
+    # choosing the column by hand goes into the config
+    idx = page.unlabelled_combo.findData("id")
+    page.unlabelled_combo.setCurrentIndex(idx)
+    page.unlabelled_combo.activated.emit(idx)
+    assert w.project.config.data.unlabelled_text_column == "id"
+    wait_idle(w)
+    assert "holds only numbers" in page.warnings.text()  # the check says why these cannot be used
+    assert not dialogs.errors

@@ -342,3 +342,45 @@ def test_predict_page_exports_a_bundle_in_the_background(make_window, tiny_proje
     assert calls[-1] == (str(tmp_path / "bad"), str(target / "bad-bundle"))
     assert dialogs.errors[-1][0] == "Cannot export the bundle" and "PyTorch INT8" in dialogs.errors[-1][1]
     assert "traceback" not in dialogs.errors[-1][2].lower()
+
+
+def test_distill_page_shows_the_unlabelled_texts(make_window, tiny_project, qtbot, wait_idle):
+    """With unlabelled texts: their count and label distribution in the results, the two loss parts in the curves."""
+    from ntmm_engine.api import UnlabelledUse
+    from ntmm_engine.core.events import TrainLog
+
+    w = make_window(tiny_project)
+    page = w.page("distill")
+    assert "No unlabelled texts" in page.unlabelled_info.text()
+    w.project.set("data.unlabelled", ["notes.csv"])
+    assert "notes.csv" in page.unlabelled_info.text()
+    assert "unlabelled_weight" in page.distill_form.editors and "unlabelled_min_confidence" in page.distill_form.editors
+    result = distill_result()
+    result.unlabelled = UnlabelledUse(texts=1200, confident=1100, min_confidence=0.5, per_epoch=1100, labelled=300, weight=1.0,
+                                      teacher_distribution={"cardio": 0.7, "neuro": 0.2, "gastro": 0.1},
+                                      train_distribution={"cardio": 0.34, "neuro": 0.33, "gastro": 0.33}, shift=0.36,
+                                      warning="The teacher's labels on the unlabelled texts are distributed far from the training labels")
+
+    def fake_distill(config, on_event=None, cancel=None):
+        for step in (1, 2, 3):
+            on_event(TrainLog("distill", step=step, max_steps=3, loss=1.0 / step,
+                              extra={"loss_kl": 0.4, "loss_ce": 0.6, "loss_cos": 0.1, "loss_mse": 0.2, "loss_kl_unlabelled": 0.3,
+                                     "loss_cos_unlabelled": 0.1, "loss_mse_unlabelled": 0.15, "loss_labelled": 0.8 / step,
+                                     "loss_unlabelled": 0.5 / step}))
+        return result
+
+    w.go_to(2)
+    with qtbot.waitSignal(w.runner.finished, timeout=5000):
+        w.runner.start("distill", fake_distill, None)
+    page.live.flush()
+    loss_series = set(page.live.loss_plot.series)
+    assert {"distill:loss_labelled", "distill:loss_unlabelled", "distill:train"} <= loss_series
+    parts = page.live.components_plot.series
+    assert {"loss_kl", "loss_kl_unlabelled", "loss_ce"} <= set(parts) and "loss_labelled" not in parts
+    assert parts["loss_kl_unlabelled"][1].opts["pen"].style() != parts["loss_kl"][1].opts["pen"].style()  # dashed
+    assert page.comparison.item(2, 0).text() == "student (+1100 unlabelled texts)"
+    assert "Unlabelled texts: 1200 used" in page.comparison_note.text()
+    assert page.shift_chart.isVisible() and page.shift_chart.categories == ["cardio", "neuro", "gastro"]
+    assert page.shift_chart.series["teacher, unlabelled"] == [0.7, 0.2, 0.1]
+    assert "distributed far from the training labels" in page.warnings.text()
+    wait_idle(w)

@@ -62,6 +62,18 @@ class Env:
             setattr(cfg.teacher, k, v)
         return run_teacher(cfg)
 
+    def distill(self, *unlabelled: Path | str, **data: Any):
+        """run_distill with ``unlabelled`` as data.unlabelled (good labelled data, the tiny model as the teacher)."""
+        from ntmm_engine.distill.job import run_distill
+
+        cfg = self.tiny_config
+        cfg.data.train = str(self.csv("labelled.csv", _rows()))
+        cfg.data.unlabelled = [str(u) for u in unlabelled]
+        for k, v in data.items():
+            setattr(cfg.data, k, v)
+        cfg.distill.teacher = str(self.tiny_bert)
+        return run_distill(cfg)
+
     def model_copy(self, name: str) -> Path:
         dst = self.tmp / name
         shutil.copytree(self.tiny_bert, dst)
@@ -268,6 +280,83 @@ case("predict_sheet_not_found", "`ntmm predict --sheet` names a sheet the workbo
      lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--sheet", "Todo", "--file",
                      str(_workbook(e, "book.xlsx", {"Notes": _rows(), "Done": _rows(2)}))),
      "cli", r"--sheet: no sheet 'Todo' in .*book.xlsx \(sheets: Notes, Done\)", ("book.xlsx",), kind="model")
+
+
+# ------------------------------------------------------------------ unlabelled texts (data.unlabelled): the same messages
+def _plain_lines(e: Env):
+    from ntmm_engine.data.unlabelled import read_unlabelled
+
+    p = e.file("notes.txt", "\ufeffpatient with chest pain, seen today\n\n  severe headache since monday  \nnausea; vomiting\n")
+    cfg = DataConfig(train=str(e.csv("labelled.csv", _rows())), unlabelled=[str(p)])
+    prepared = prepare_data(cfg)
+    return read_unlabelled(cfg, prepared), prepared
+
+
+def _json_texts(e: Env):
+    from ntmm_engine.data.unlabelled import read_unlabelled
+
+    p = e.file("notes.json", json.dumps(["first note about the liver", "second note, with a comma", ""]))
+    cfg = DataConfig(train=str(e.csv("labelled.csv", _rows())), unlabelled=[str(p)])
+    prepared = prepare_data(cfg)
+    return read_unlabelled(cfg, prepared), prepared
+
+
+case("unlabelled_missing_file", "data.unlabelled names a file that does not exist",
+     lambda e: e.distill(e.tmp / "nope.csv"), DataError, "File not found", ("nope.csv", "data.unlabelled"))
+case("unlabelled_empty_file", "an empty unlabelled .csv", lambda e: e.distill(e.file("empty.csv", b"")),
+     DataError, "is empty", ("empty.csv",))
+case("unlabelled_header_only", "an unlabelled CSV with a header and no rows", lambda e: e.distill(e.file("header.csv", "note\n")),
+     DataError, "header but no data rows", ("header.csv",))
+case("unlabelled_binary", "a PNG image renamed .csv as unlabelled texts",
+     lambda e: e.distill(e.file("scan.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)),
+     DataError, "not a text file", ("scan.csv",))
+case("unlabelled_latin1", "a Latin-1 (not UTF-8) file of unlabelled notes",
+     lambda e: e.distill(e.file("latin1.csv", "note\ncaf\xe9 patient with fever\nb\xe9b\xe9 note\n".encode("latin-1"))),
+     DataError, r"not UTF-8 text \(line 2, byte \d+", ("latin1.csv",))
+case("unlabelled_utf16", "a UTF-16 file of unlabelled notes",
+     lambda e: e.distill(e.file("utf16.txt", "first note\nsecond note\n".encode("utf-16"))),
+     DataError, "is UTF-16 text", ("utf16.txt",))
+case("unlabelled_ragged_rows", "an unlabelled CSV whose row 3 has an extra field",
+     lambda e: e.distill(e.file("ragged.csv", "note,site\nchest pain noted,a\nheadache, severe,b\nnausea,c\n")),
+     DataError, "different numbers of fields.*line 3", ("ragged.csv",))
+case("unlabelled_json_one_object", "unlabelled texts as one JSON object",
+     lambda e: e.distill(e.file("obj.json", json.dumps({"note": "a"}))), DataError, "one JSON object, not a list of records", ("obj.json",))
+case("unlabelled_jsonl_bad_line", "an unlabelled JSON Lines file whose line 3 is cut off",
+     lambda e: e.distill(e.file("notes.jsonl", '{"note": "a"}\n{"note": "b"}\n{"note": "cut off\n')),
+     DataError, "line 3: not valid JSON", ("notes.jsonl",))
+case("unlabelled_zip_two_tables", "a .zip of unlabelled notes holding two tables",
+     lambda e: e.distill(_zip(e, "two.zip", {"a.csv": b"note\nx y\n", "b.csv": b"note\nz w\n"})),
+     DataError, r"holds 2 tables \(a.csv, b.csv\)", ("two.zip",))
+case("unlabelled_gzip_cut_off", "an unlabelled .csv.gz cut off halfway", lambda e: e.distill(_gzip_cut(e)),
+     DataError, r"is not a valid gzip file, or it is damaged or cut off", ("cut.csv.gz",))
+case("unlabelled_xlsx_not_a_workbook", "a CSV renamed .xlsx as unlabelled texts",
+     lambda e: e.distill(e.file("notes.xlsx", _csv_bytes())), DataError, r"is not a readable Excel workbook", ("notes.xlsx",))
+case("unlabelled_numbers_only", "the unlabelled file's only column holds numbers",
+     lambda e: e.distill(e.csv("codes.csv", [{"code": 4000 + i} for i in range(20)], ("code",))),
+     DataError, "no column holds free text.*'code' holds only numbers", ("codes.csv",))
+case("unlabelled_missing_named_column", "data.unlabelled_text_column names a column that is not there",
+     lambda e: e.distill(e.csv("notes.csv", [{"body": "a note"}], ("body",)), unlabelled_text_column="note"),
+     DataError, r"data.unlabelled_text_column: column 'note' is not in .*notes.csv \(columns: body\)", ("notes.csv",))
+case("unlabelled_nested_text", "unlabelled Parquet whose text column holds structs",
+     lambda e: e.distill(_parquet(e, "nested.parquet", [{"text": {"body": "a"}}, {"text": {"body": "b"}}])),
+     DataError, "row 2: text column 'text' holds a nested value", ("nested.parquet",))
+case("unlabelled_folder_without_data", "data.unlabelled is a folder with no data file (a PDF only)",
+     lambda e: ((e.tmp / "scans").mkdir(), e.file("scans/report.pdf", b"%PDF-1.4"), e.distill(e.tmp / "scans"))[-1],
+     DataError, "holds no data files", ("scans", "data.unlabelled"))
+case("unlabelled_all_known", "every unlabelled text is already a training, validation or test text",
+     lambda e: e.distill(e.csv("same.csv", _rows())),
+     DataError, r"data.unlabelled: none of the 30 texts in .*same.csv can be used", ("same.csv",))
+case("cli_data_unlabelled_binary", "`ntmm data` with a binary unlabelled file",
+     lambda e: e.cli("data", "--no-estimate", "--config", str(e.yaml(
+         f"data:\n  train: {e.csv('d.csv', _rows())}\n  unlabelled: {e.file('blob.txt', bytes(1024))}\n"
+         f"teacher:\n  base_model: {e.tiny_bert}\n"))),
+     "cli", "not a text file", ("blob.txt",))
+case("unlabelled_plain_lines", "a .txt of unlabelled notes, one a line (BOM, blank lines, commas, semicolons)", _plain_lines, None,
+     check=lambda out, e: out[0] == ["patient with chest pain, seen today", "severe headache since monday", "nausea; vomiting"]
+     or pytest.fail(str(out[0])))
+case("unlabelled_json_list", "a JSON list of unlabelled texts (one empty)", _json_texts, None,
+     check=lambda out, e: (out[0] == ["first note about the liver", "second note, with a comma"]
+                           and out[1].report.unlabelled.dropped == {"empty text": 1}) or pytest.fail(str(out)))
 
 
 # ------------------------------------------------------------------ data: must load correctly
