@@ -337,6 +337,7 @@ class PredictPage(StepPage):
         self.batch_texts: list[str] = []
         self.batch_results: dict[str, list[Any]] = {}
         self._needs_model_refresh = True
+        self._explained_for: tuple[int, str] | None = None  # (model, text) of the explanation shown
 
     # ----------------------------------------------------------- page API
     def needs(self) -> str:
@@ -358,6 +359,7 @@ class PredictPage(StepPage):
         self.view_a.clear()
         self.view_b.clear()
         self.explanation.clear()
+        self._explained_for = None
         self.confidence.set_value(self.project.config.predict.min_confidence)
         self.confidence.set_curve(None)
         self._needs_model_refresh = True
@@ -432,6 +434,7 @@ class PredictPage(StepPage):
                 view.clear("–" if slot.predictor is not None else "Load a model to see predictions.")
                 if slot is self.slot_a:
                     self.explanation.clear()
+                    self._explained_for = None
                 continue
             self.ctx.tasks.submit(f"predict-text-{slot.key}", predict_texts, slot.predictor, [text],
                                   on_done=lambda preds, v=view: self._show_text(v, preds),
@@ -449,11 +452,19 @@ class PredictPage(StepPage):
         predictor = self.slot_a.predictor
         if predictor is None or not text.strip():
             self.explanation.clear()
+            self._explained_for = None
             return
+        if self._explained_for == (id(predictor), text):
+            return  # predicted again for another reason (the minimum confidence): the words are the same
+        self._explained_for = (id(predictor), text)
         self.explanation.working()
         self.ctx.tasks.submit("predict-explain-a", api.explain, predictor, text,
                               on_done=lambda e, t=text: self._explained(predictor, t, e),
-                              on_error=lambda m, d: self.explanation.clear(f"No explanation: {m}"))
+                              on_error=self._explain_failed)
+
+    def _explain_failed(self, message: str, details: str) -> None:
+        self._explained_for = None
+        self.explanation.clear(f"No explanation: {message}")
 
     def _explained(self, predictor: Any, text: str, e: api.Explanation) -> None:
         """The predicted class first (gradients: one pass per class); then the runners-up, to list their words too."""

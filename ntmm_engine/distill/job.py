@@ -176,6 +176,8 @@ class DistillResult(Record):
             short = "val" if split == "validation" else split
             rows.append((f"agreement ({short})", ["-", "-"] + [f"{self.agreement[c][split]:.4f}" if c in self.agreement else "-"
                                                               for c in cols[2:]]))
+        rows.append(("test ECE raw → cal.", ["-", "-"] + [p.calibration.ece_text() if p and p.calibration else "-"
+                                                          for p in (self.student, self.baseline)[:len(cols) - 2]]))
         spe = self.seconds_per_epoch
         rows.append(("seconds/epoch", ["-", "-"] + [f"{spe[k]:.1f}" if spe.get(k) is not None else "-"
                                                     for k in ["distill", "baseline"][:len(cols) - 2]]))
