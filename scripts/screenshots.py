@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             settle(args.wait)
             page.text.setPlainText(args.text)
             time.sleep(0.4)
+            page.confidence.use_target()  # a threshold from the target accuracy, as a user would set it
         settle(args.wait)
         for live in page.findChildren(type(getattr(win.page("teacher"), "live"))):
             live.flush()

@@ -135,6 +135,7 @@ class BenchmarkPage(JobStepPage):
         self.calibration.set_models({r.variant: r.calibration for r in result.rows if r.status == "ok"},
                                     note="On the test split, with each model's stored temperature (fitted on validation "
                                          "when it was trained or built): what predictions return.")
+        self.calibration.select(next((n for n in api.PREFERRED if result.row(n) is not None), ""))  # the Predict step's pick
 
     # ------------------------------------------------------------ job hooks
     def on_job_started(self, resume: bool) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
@@ -592,6 +593,11 @@ class PredictPage(StepPage):
                 agree += same
                 t.setItem(i, len(cols) - 1, text_item("yes" if same else "NO"))
         t.setSortingEnabled(True)
+        header = t.horizontalHeader()  # the labels, confidences and review marks in view; the text takes the rest
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for j in range(1, len(cols)):
+            header.setSectionResizeMode(j, QHeaderView.ResizeMode.ResizeToContents)
         column = self.column_combo.currentText() if self.column_combo.isEnabled() else ""
         msg = f"{len(self.batch_texts)} texts" + (f" (column {column})" if column else "") + " classified."
         if len(keys) == 2 and self.batch_texts:

@@ -62,7 +62,7 @@ class AgreementView(QWidget):
         self.summary = QLabel("No agreement figures yet.")
         self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
-        split_view = QSplitter(Qt.Orientation.Horizontal)
+        split_view = QSplitter(Qt.Orientation.Vertical)  # see resizeEvent
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -91,9 +91,18 @@ class AgreementView(QWidget):
         split_view.setStretchFactor(0, 1)
         split_view.setStretchFactor(1, 1)
         lay.addWidget(split_view, 1)
+        self.split_view = split_view
         self.entries: list[Agreement] = []
         self.combo.currentIndexChanged.connect(lambda _i: self._show())
         self.matrix.cellClicked.connect(self._cell_clicked)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        """The matrix above the texts where there is height (Optimize), beside them in a wide, low tab (Distill)."""
+        super().resizeEvent(event)
+        wide = self.width() > 2.2 * self.height()
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.split_view.orientation() != orientation:
+            self.split_view.setOrientation(orientation)
 
     def set_entries(self, entries: list[Agreement], note: str = "") -> None:
         self.entries = [e for e in entries if e.matrix]

@@ -32,7 +32,7 @@ class ReliabilityChart(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setLabel("left", "observed accuracy")
         self.plot.setXRange(0, 1, padding=0.01)
-        self.plot.setYRange(0, 1, padding=0.02)
+        self.plot.setYRange(0, 1.04, padding=0)
         show_grid(self.plot)
         self.plot.addLegend(offset=(8, 8))
         self.counts_plot = pg.PlotWidget(self)
@@ -41,7 +41,8 @@ class ReliabilityChart(QWidget):
         self.counts_plot.setLabel("left", "texts")
         self.counts_plot.setLabel("bottom", "confidence (top-class probability)")
         self.counts_plot.setXLink(self.plot)
-        self.counts_plot.setMaximumHeight(130)
+        self.counts_plot.setMinimumHeight(110)
+        self.counts_plot.setMaximumHeight(150)
         show_grid(self.counts_plot, x=False)
         lay.addWidget(self.plot, 3)
         lay.addWidget(self.counts_plot, 1)
@@ -83,7 +84,10 @@ class ReliabilityChart(QWidget):
                 label = pg.TextItem(str(n), color="#333333", anchor=(0.5, 1.0))
                 label.setPos(float(x), float(n))
                 self._add(label, counts_plot=True)
-        self.counts_plot.setYRange(0, top * 1.35, padding=0)
+        self.counts_plot.setYRange(0, top * 1.8, padding=0)  # room for the count above the tallest bar
+        for plot in (self.plot, self.counts_plot):  # confidence is on [0, 1] whatever the bars' extent
+            plot.enableAutoRange(x=False)
+            plot.setXRange(0, 1, padding=0.02)
 
     def _add(self, item: Any, counts_plot: bool = False) -> None:
         item._counts = counts_plot
@@ -103,24 +107,26 @@ class CalibrationPanel(QWidget):
         self.note.setObjectName("hint")
         lay.addWidget(self.note)
         split = QSplitter(Qt.Orientation.Vertical)
-        self.table = read_only_table(self, ["Model", "Temperature", "Split", "ECE before", "ECE after", "Brier before",
-                                            "Brier after", "NLL before", "NLL after"])
-        self.table.setToolTip("Before: the softmax of the logits as they are; after: divided by the model's temperature "
-                              "(fitted on validation by minimising NLL). ECE: 15 equal-width bins on the top probability.")
+        self.table = read_only_table(self, ["Model", "Temperature", "Split", "ECE", "Brier", "NLL"])
+        self.table.setToolTip("Each score before → after temperature scaling. Before: the softmax of the logits as they are; "
+                              "after: the logits divided by the model's temperature (fitted on validation by minimising "
+                              "NLL). ECE: 15 equal-width bins on the top probability; Brier: summed over classes; NLL: "
+                              "mean negative log-probability of the true class. Lower is better for all three.")
         split.addWidget(self.table)
         chart_box = QWidget()
         cl = QVBoxLayout(chart_box)
         cl.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         self.model_combo = QComboBox()
-        self.model_combo.setMinimumContentsLength(18)
+        self.model_combo.setMinimumContentsLength(14)
         self.model_combo.setToolTip("The model whose reliability diagram is shown")
         model_label = QLabel("Reliability diagram of &model")
         model_label.setBuddy(self.model_combo)
         self.split_combo = QComboBox()
-        split_label = QLabel("on the &split")
+        split_label = QLabel("&split")
         split_label.setBuddy(self.split_combo)
-        self.raw_check = QCheckBox("Also &before temperature scaling")
+        self.raw_check = QCheckBox("&Before scaling too")
+        self.raw_check.setToolTip("Also draw each bin's accuracy before temperature scaling (a line)")
         self.raw_check.setChecked(True)
         for w in (model_label, self.model_combo, split_label, self.split_combo, self.raw_check):
             row.addWidget(w)
@@ -151,9 +157,10 @@ class CalibrationPanel(QWidget):
             t.item(i, 1).setToolTip({"validation": "fitted on the validation split", "stored": "the model's own temperature",
                                      "none": "the model has no temperature (1)"}.get(c.fitted_on, c.fitted_on))
             t.setItem(i, 2, text_item(split))
-            for j, (a, b) in enumerate(((raw.ece, cal.ece), (raw.brier, cal.brier), (raw.nll, cal.nll))):
-                t.setItem(i, 3 + 2 * j, number_item(a, ".4f"))
-                t.setItem(i, 4 + 2 * j, number_item(b, ".4f"))
+            for j, (a, b) in enumerate(((raw.ece, cal.ece), (raw.brier, cal.brier), (raw.nll, cal.nll)), start=3):
+                item = number_item(b, ".4f")  # sorts by the calibrated score
+                item.setData(Qt.ItemDataRole.DisplayRole, f"{a:.4f} → {b:.4f}")
+                t.setItem(i, j, item)
         current = self.model_combo.currentText()
         self.model_combo.blockSignals(True)
         self.model_combo.clear()

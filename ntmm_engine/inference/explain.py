@@ -73,13 +73,17 @@ class Explanation(Record):
         i = self.classes.index(label or (self.label if self.label in self.classes else self.classes[0]))
         return [w.scores[i] for w in self.words]
 
-    def top(self, label: str | None = None, k: int = 5, positive: bool = True) -> list[tuple[str, float]]:
-        """The ``k`` words that pushed most towards ``label`` (``positive=False``: away from it), each word once."""
-        ranked = sorted(zip((w.text for w in self.words), self.scores_for(label)), key=lambda x: -x[1] if positive else x[1])
+    def top(self, label: str | None = None, k: int = 5, positive: bool = True, min_share: float = 0.02
+            ) -> list[tuple[str, float]]:
+        """The ``k`` words that pushed most towards ``label`` (``positive=False``: away from it), each word once;
+        words under ``min_share`` of the largest push are not listed."""
+        scores = self.scores_for(label)
+        floor = min_share * max((abs(x) for x in scores), default=0.0)
+        ranked = sorted(zip((w.text for w in self.words), scores), key=lambda x: -x[1] if positive else x[1])
         out: list[tuple[str, float]] = []
         seen: set[str] = set()
         for word, score in ranked:
-            if (score <= 0 if positive else score >= 0) or word.lower() in seen:
+            if (score <= floor if positive else score >= -floor) or word.lower() in seen:
                 continue
             seen.add(word.lower())
             out.append((word, float(score)))
@@ -131,7 +135,7 @@ def explain(predictor: Predictor, text: str, *, classes: int | Sequence[str] = 1
         # attributions would not add up, so the words are scored by occlusion instead, which needs no path.
         gap = max(abs(a - b) for a, b in zip(out.total, out.expected_total))
         out = _occlusion(predictor, text, classes, steps)
-        out.method += f" (integrated gradients did not converge in {steps} steps: gap {gap:.2g})"
+        out.method += f" (integrated gradients did not add up in {steps} steps: off by {gap:.2g})"
     out.seconds = time.perf_counter() - started
     return out
 
@@ -214,17 +218,20 @@ def _integrated_gradients(predictor: TorchPredictor, text: str, k: int | Sequenc
             scores[word_of[a]] += per_token[:, t]
             scored[word_of[a]] = True
     out = _result(predictor, log_probs, targets, words, scores, scored,
-                  f"integrated gradients (captum LayerIntegratedGradients on the input embeddings, {steps} steps, "
-                  "baseline: [PAD] tokens)")
+                  f"integrated gradients on the embeddings, {steps} steps")
     out.truncated = out.truncated or bool(words and not scored[-1])
     out.total = [float(x) for x in per_token.sum(axis=1)]
     out.expected_total = [float(log_probs[c] - base_lp[c]) for c in targets]
     return out
 
 
-def _converged(out: Explanation, tolerance: float = 0.1) -> bool:
-    """Completeness: the token attributions add up to log p(text) - log p(baseline), within 10 % (or 0.05)."""
-    return all(abs(a - b) <= max(0.05, tolerance * abs(b)) for a, b in zip(out.total, out.expected_total))
+def _converged(out: Explanation, tolerance: float = 0.25) -> bool:
+    """Completeness: the token attributions add up to log p(text) - log p(baseline), within 25 % (or 0.1).
+
+    Loose on purpose: a path that is a little too sharp for the steps still ranks the words well; a
+    saturated model's path is off by several times the change, and occlusion then scores the words.
+    """
+    return all(abs(a - b) <= max(0.1, tolerance * abs(b)) for a, b in zip(out.total, out.expected_total))
 
 
 def _char_to_word(text: str, words: list[re.Match]) -> np.ndarray:
@@ -249,7 +256,7 @@ def _occlusion(predictor: Predictor, text: str, k: int | Sequence[str], steps: i
         scores[i] = log_probs[targets] - log_probs_all[row, targets]
         scored[i] = True
     return _result(predictor, log_probs, targets, words, scores, scored,
-                   "leave-one-word-out occlusion (log-probability with the word minus without it)")
+                   "leave-one-word-out occlusion")
 
 
 # ------------------------------------------------------------------ the classical model's coefficients
@@ -284,7 +291,7 @@ def _coefficients(predictor: ClassicalPredictor, text: str, k: int | Sequence[st
         for i in covered:
             scores[i] += share
     out = _result(predictor, log_probs, targets, words, scores, [True] * len(words),
-                  "the model's own coefficients (TF-IDF value x logistic-regression weight, centred over classes)")
+                  "the model's own coefficients (TF-IDF x weight)")
     # completeness: the words' scores add up to the text's part (x . w_c, centred) of each class's log-probability
     out.total = [float(scores[:, j].sum()) for j in range(len(targets))]
     text_part = np.asarray(x @ coef.T).ravel()

@@ -146,7 +146,7 @@ def test_optimize_and_benchmark_pages_show_calibration_and_agreement(make_window
     assert [cal.model_combo.itemText(i) for i in range(cal.model_combo.count())] == ["student (fp32)", "student_onnx",
                                                                                       "student_onnx_int8"]
     c = result.variants["onnx_int8"].calibration
-    assert cal.table.rowCount() == 6 and cal.table.item(5, 3).text() == f"{c.scores('test', False).ece:.4f}"
+    assert cal.table.rowCount() == 6 and cal.table.item(5, 3).text() == f"{c.scores('test', False).ece:.4f} → {c.scores('test').ece:.4f}"
     assert cal.chart.shown["calibrated"] == c.scores("test").reliability and "raw" in cal.chart.shown
     cal.raw_check.setChecked(False)
     assert "raw" not in cal.chart.shown
