@@ -11,7 +11,8 @@ and :func:`export_bundle`, which writes a model's deployable folder (ONNX, token
 Everything else is read-only or short: the run folder's state and results
 (:class:`RunState`), the layout registry (:data:`STAGES`, :data:`VARIANTS`,
 :class:`RunLayout`), data previews for the Data step, predictors and text
-files for prediction, starter projects and the user folders.
+files for prediction, calibration records and explanations of predictions
+(:func:`explain`), starter projects and the user folders.
 
 Importing it is cheap: torch, transformers and datasets load when a job or a
 predictor first needs them.
@@ -40,8 +41,9 @@ from .distill.transfer import UnlabelledUse, student_plan
 from .export.bundle import BundleResult, export_bundle
 from .export.optimize import OptimizeResult, run_optimize
 from .export.parity import VariantParity
-from .inference.batch import GoldLabels, GoldScore, predict_rows, score_rows
-from .inference.predictors import Prediction, Predictor, load_predictor, model_text_column
+from .inference.batch import GoldLabels, GoldScore, output_extras, predict_rows, score_rows
+from .inference.explain import Explanation, WordAttribution, explain
+from .inference.predictors import UNCERTAIN, Prediction, Predictor, load_predictor, model_text_column
 from .inference.textfiles import (
     TextsFile,
     file_sheets,
@@ -53,6 +55,7 @@ from .inference.textfiles import (
 )
 from .inference.writers import OUTPUT_SUFFIXES, PredictionWriter
 from .pipeline import STAGE_JOBS, Pipeline, PipelineResult
+from .reports.calibration import Calibration, CalibrationScores, Reliability, RiskCoverage
 from .reports.compare import BaselineCheck
 from .reports.intervals import format_difference, format_score
 from .runs import RESULT_TYPES, RunState, RunSummary, find_runs, is_run_folder, summarize_run
@@ -94,7 +97,9 @@ __all__ = [
     # prediction
     "Prediction", "Predictor", "load_predictor", "model_text_column", "read_texts_file", "iter_texts_file",
     "texts_file_columns", "PredictionWriter", "OUTPUT_SUFFIXES", "TextsFile", "open_texts_file", "row_text", "file_sheets", "predict_rows",
-    "GoldLabels", "GoldScore", "score_rows",
+    "GoldLabels", "GoldScore", "score_rows", "output_extras", "UNCERTAIN",
+    # calibration, "not sure", explanations
+    "Calibration", "CalibrationScores", "Reliability", "RiskCoverage", "Explanation", "WordAttribution", "explain",
     # deployment
     "export_bundle", "BundleResult",
     # projects, folders, process

@@ -21,6 +21,7 @@ from .core.results import Record
 from .core.runfolder import RunFolder, newest_complete_checkpoint, read_history
 from .distill.job import DistillResult
 from .export.optimize import OptimizeResult
+from .reports.calibration import Calibration
 from .reports.intervals import format_score
 from .train.recipe import TrainResult
 
@@ -104,25 +105,28 @@ class RunState:
         return {s: self.status(s) for s in STAGES}
 
     def comparison(self) -> list[dict[str, Any]]:
-        """Every finished model of the run on the test split: name, macro-F1 with its interval, and the
-        benchmark's batch-1 latency where measured (the pipeline's final summary)."""
+        """Every finished model of the run on the test split: name, macro-F1 with its interval, ECE after
+        temperature scaling, and the benchmark's batch-1 latency where measured (the pipeline's final summary)."""
         rows: dict[str, dict[str, Any]] = {}
 
-        def add(name: str, m: dict[str, Any] | None) -> None:
+        def add(name: str, m: dict[str, Any] | None, calibration: Calibration | None = None) -> None:
             if m:
-                rows[name] = {"model": name, "macro_f1": m.get("macro_f1"), "macro_f1_ci": m.get("macro_f1_ci")}
+                cal = calibration.scores("test") if calibration is not None else None
+                rows[name] = {"model": name, "macro_f1": m.get("macro_f1"), "macro_f1_ci": m.get("macro_f1_ci"),
+                              "ece": cal.ece if cal is not None else None}
         classical, teacher, distill = self.result("classical"), self.result("teacher"), self.result("distill")
         if isinstance(classical, ClassicalResult):
-            add("classical_tfidf", classical.metrics.get("test"))
+            add("classical_tfidf", classical.metrics.get("test"), classical.calibration)
         if isinstance(teacher, TrainResult):
-            add("teacher_fp32", teacher.metrics.get("test"))
+            add("teacher_fp32", teacher.metrics.get("test"), teacher.calibration)
         if isinstance(distill, DistillResult):
-            add("student_fp32", distill.student.metrics.get("test") if distill.student else None)
-            add("baseline_fp32", distill.baseline.metrics.get("test") if distill.baseline else None)
+            for name, part in (("student_fp32", distill.student), ("baseline_fp32", distill.baseline)):
+                if part is not None:
+                    add(name, part.metrics.get("test"), part.calibration)
         optimize = self.result("optimize")
         if isinstance(optimize, OptimizeResult):
             for name, v in optimize.variants.items():
-                add(f"student_{name}", v.metrics if v.status in ("ok", "flagged") else None)
+                add(f"student_{name}", v.metrics if v.status in ("ok", "flagged") else None, v.calibration)
         bench = self.result("benchmark")
         if isinstance(bench, BenchmarkResult):
             for r in bench.rows:
@@ -145,10 +149,11 @@ class RunState:
         rows = self.comparison()
         if not rows:
             return ""
-        lines = [f"{'model':<20} {'test macro-F1 (95% interval)':<30} latency, batch 1"]
+        lines = [f"{'model':<20} {'test macro-F1 (95% interval)':<30} {'test ECE':<10} latency, batch 1"]
         for r in rows:
             lat = f"{r['latency_ms']:.2f} ms" if r.get("latency_ms") is not None else "-"
-            lines.append(f"{r['model']:<20} {format_score(r['macro_f1'], r['macro_f1_ci']):<30} {lat}")
+            ece = f"{r['ece']:.3f}" if r.get("ece") is not None else "-"
+            lines.append(f"{r['model']:<20} {format_score(r['macro_f1'], r['macro_f1_ci']):<30} {ece:<10} {lat}")
         lines += ["Warning: " + w for w in self.warnings()]
         return "\n".join(lines)
 

@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             settle(args.wait)
             page.text.setPlainText(args.text)
             time.sleep(0.4)
+            page.confidence.use_target()  # a threshold from the target accuracy, as a user would set it
         settle(args.wait)
         for live in page.findChildren(type(getattr(win.page("teacher"), "live"))):
             live.flush()
@@ -84,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         path = out / f"{page.key}{suffix}.png"
         win.grab().save(str(path))
         print(f"wrote {path}")
+        for name, tabs, tab in _extra_tabs(page):  # calibration, agreement: tabs of their own
+            tabs.setCurrentWidget(tab)
+            settle(args.wait)
+            extra = out / f"{page.key}-{name}{suffix}.png"
+            win.grab().save(str(extra))
+            print(f"wrote {extra}")
+            tabs.setCurrentIndex(0)
         if page.key == "data":  # the augmentation preview tab
             page.tabs.setCurrentWidget(page.augment_preview)
             settle(args.wait)
@@ -107,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     workers.wait_all(30000)
     del app
     return 0
+
+
+def _extra_tabs(page) -> list:
+    """(name, tab widget, tab) of the result tabs shot besides each page's first view."""
+    if page.key in ("optimize", "benchmark"):
+        out = [("calibration", page.tabs, page.calibration)]
+        return out + ([("agreement", page.tabs, page.agreement)] if page.key == "optimize" else [])
+    if page.key == "distill":
+        return [("agreement", page.live.tabs, page.agreement)]
+    return []
 
 
 if __name__ == "__main__":

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ntmm_engine import api
 from ntmm_engine.core.errors import ConfigError
 from ntmm_engine.core.events import BenchmarkRow
 
 from .. import errors
+from ..widgets.calibration_view import CalibrationPanel
 from ..widgets.config_form import ConfigForm
 from ..widgets.results_view import ResultsView, VariantProgress, benchmark_row
 from .base import AppContext, JobStepPage
@@ -49,7 +50,11 @@ class BenchmarkPage(JobStepPage):
         self.progress = VariantProgress()
         self.results = ResultsView(lambda: self.project.state().layout.stage_dir("benchmark") if self.project.is_open else None,
                                    lambda: self.project.state().layout.benchmark_md if self.project.is_open else None)
-        self.set_body([box, self.form, runs_row], [self.progress, self.results])
+        self.calibration = CalibrationPanel()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.results, "&Results")
+        self.tabs.addTab(self.calibration, "Ca&libration")
+        self.set_body([box, self.form, runs_row], [self.progress, self.tabs])
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
@@ -121,11 +126,16 @@ class BenchmarkPage(JobStepPage):
             self.show_result(result)
         else:
             self.results.show_rows([])
+            self.calibration.set_models({})
 
     def show_result(self, result: api.BenchmarkResult) -> None:
         flagged = self.project.state().flagged()
         rows = [benchmark_row(r, flagged=r.variant in flagged) for r in result.rows]
         self.results.show_rows(rows, note="" if rows else "The benchmark reported no rows.")
+        self.calibration.set_models({r.variant: r.calibration for r in result.rows if r.status == "ok"},
+                                    note="On the test split, with each model's stored temperature (fitted on validation "
+                                         "when it was trained or built): what predictions return.")
+        self.calibration.select(next((n for n in api.PREFERRED if result.row(n) is not None), ""))  # the Predict step's pick
 
     # ------------------------------------------------------------ job hooks
     def on_job_started(self, resume: bool) -> None:

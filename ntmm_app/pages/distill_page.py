@@ -24,6 +24,7 @@ from ntmm_engine import api
 from ntmm_engine.core.config import field_help
 from ntmm_engine.core.errors import ConfigError
 
+from ..widgets.agreement_view import Agreement, AgreementView
 from ..widgets.charts import BarChart
 from ..widgets.config_form import ConfigForm
 from ..widgets.live_plot import LiveTrainingView
@@ -247,6 +248,8 @@ class DistillPage(TrainingStepPage):
         tl.addLayout(charts, 1)
         self.live.add_tab(tab, "C&omparison")
         self.comparison_tab = tab
+        self.agreement = AgreementView()  # rows: the teacher's label, columns: the student's (test split)
+        self.live.add_tab(self.agreement, "A&greement")
         self.set_body([self.student, self.distill_form, self.recipe_form], [self.warnings, self.live], left_width=400)
 
     def forms(self) -> list[ConfigForm]:
@@ -307,6 +310,7 @@ class DistillPage(TrainingStepPage):
         super().reset_view()
         self.comparison.setRowCount(0)
         self.shift_chart.hide()
+        self.agreement.set_entries([])
 
     def show_result(self, result: api.DistillResult) -> None:
         """The classical baseline, the teacher, the distilled student and the no-distillation baseline, test split."""
@@ -345,6 +349,10 @@ class DistillPage(TrainingStepPage):
         self.f1_chart.set_data([r[0] for r in rows], {"macro-F1": [r[1].get("macro_f1") for r in rows]},
                                intervals={"macro-F1": [r[1].get("macro_f1_ci") for r in rows]})
         self.warnings.show_warnings(result.warnings())
+        names = [c["label"] for c in (result.teacher_metrics.get("test", {}).get("per_class") or [])]
+        self.agreement.set_entries([Agreement(role, "teacher", names, result.agreement_matrix[role]["test"],
+                                              result.changed.get(role, []))
+                                    for role in ("student", "baseline") if result.agreement_matrix.get(role, {}).get("test")])
         if result.student is not None:
             self.live.metrics.show_metrics(result.student.metrics.get("test"), title="Student, test split",
                                            baseline=result.classical_metrics.get("test"))

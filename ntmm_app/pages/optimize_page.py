@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from ntmm_engine import api
 from ntmm_engine.core.config import OPTIMIZE_VARIANTS
 from ntmm_engine.core.errors import ConfigError
 
 from .. import errors
+from ..widgets.agreement_view import Agreement, AgreementView
+from ..widgets.calibration_view import CalibrationPanel
 from ..widgets.config_form import ConfigForm
 from ..widgets.results_view import ResultsView, VariantProgress, parity_row
 from .base import AppContext, JobStepPage
@@ -19,6 +21,23 @@ VARIANT_TEXT = {"torch_int8": "PyTorch dynamic INT8 (&1)", "onnx": "ONNX fp32 (&
 VARIANT_HELP = {"torch_int8": "Linear layers quantized to INT8 at run time; runs with PyTorch.",
                 "onnx": "The student exported to ONNX; runs with ONNX Runtime, no PyTorch needed.",
                 "onnx_int8": "The ONNX model with INT8 weights: usually the smallest and fastest on CPU."}
+
+
+def optimize_agreements(result: api.OptimizeResult) -> list[Agreement]:
+    """Each variant against the teacher's labels (when known) and against the fp32 student's."""
+    ref = result.reference
+    names = [c["label"] for c in (ref.metrics.get("per_class") or [])] if ref is not None else []
+    out: list[Agreement] = []
+    parts = [("student (fp32)", ref)] if ref is not None else []
+    parts += [(f"student_{n}", v) for n, v in result.variants.items() if v.status in ("ok", "flagged")]
+    for name, v in parts:  # what the whole compression moved: rows are the teacher's labels
+        if v.teacher_agreement_matrix:
+            out.append(Agreement(name, "teacher", names, v.teacher_agreement_matrix, v.teacher_changed,
+                                 reference_key="teacher_label", model_key="variant_label"))
+    for name, v in parts[1:]:  # what this step moved: rows are the fp32 student's labels
+        out.append(Agreement(name, "fp32 student", names, v.agreement_matrix, v.changed, reference_key="fp32_label",
+                             model_key="variant_label", total_changed=v.changed_count))
+    return out
 
 
 class OptimizePage(JobStepPage):
@@ -48,7 +67,13 @@ class OptimizePage(JobStepPage):
         self.progress = VariantProgress()
         self.results = ResultsView(lambda: self.project.state().layout.stage_dir("optimize") if self.project.is_open else None,
                                    lambda: None, title="NTMM optimize: variants vs the fp32 student")
-        self.set_body([box, self.form], [self.progress, self.results])
+        self.calibration = CalibrationPanel()
+        self.agreement = AgreementView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.results, "&Variants")
+        self.tabs.addTab(self.calibration, "Ca&libration")
+        self.tabs.addTab(self.agreement, "A&greement")
+        self.set_body([box, self.form], [self.progress, self.tabs])
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
@@ -105,6 +130,8 @@ class OptimizePage(JobStepPage):
             self.show_result(result)
         else:
             self.results.show_rows([])
+            self.calibration.set_models({})
+            self.agreement.set_entries([])
 
     def show_result(self, result: api.OptimizeResult) -> None:
         rows = [parity_row(v) for v in result.variants.values()]
@@ -117,11 +144,22 @@ class OptimizePage(JobStepPage):
             note = (f"Flagged: {', '.join(sorted(result.flagged))} – their predictions agree with the fp32 student on less "
                     f"than {result.agreement_threshold:.0%} of the test texts.")
         self.results.show_rows(rows, note=note)
+        done = {n: v for n, v in result.variants.items() if v.status in ("ok", "flagged")}
+        models = {"student (fp32)": result.reference.calibration if result.reference else None,
+                  **{f"student_{n}": v.calibration for n, v in done.items()},
+                  "classical baseline": result.classical.calibration if result.classical else None}
+        self.calibration.set_models(models, note="Each variant has its own temperature, fitted on its own validation "
+                                                 "outputs; predictions and batch outputs use it.")
+        self.calibration.select(next((f"student_{n}" for n in ("onnx_int8", "onnx", "torch_int8") if n in done), ""))
+        self.agreement.set_entries(optimize_agreements(result),
+                                   note="" if result.reference is None or result.reference.teacher_agreement_matrix else
+                                   "(The teacher's labels are known once the Distill step has run with this version.)")
 
     # ---------------------------------------------------------- job hooks
     def on_job_started(self, resume: bool) -> None:
         self.progress.set_variants(list(self.project.config.optimize.variants))
         self.results.show_rows([], note="Building…")
+        self.tabs.setCurrentWidget(self.results)
 
     def on_job_event(self, ev: Any) -> None:
         self.progress.handle_event(ev)
@@ -131,6 +169,7 @@ class OptimizePage(JobStepPage):
 
     def on_job_cancelled(self, result: Any) -> None:
         self.results.show_rows([], note="Cancelled.")
+        self.tabs.setCurrentWidget(self.results)
 
     def on_job_failed(self, message: str) -> None:
         self.results.show_rows([], note="Failed: " + message.splitlines()[0])

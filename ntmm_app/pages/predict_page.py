@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
@@ -28,6 +30,8 @@ from ntmm_engine import api
 from ntmm_engine.core.errors import NTMMError
 
 from .. import errors
+from ..widgets.confidence_control import ConfidenceControl
+from ..widgets.explanation_view import ExplanationView
 from ..widgets.metrics_view import number_item, read_only_table, text_item
 from .base import AppContext, StepPage
 
@@ -35,6 +39,9 @@ DEBOUNCE_MS = 300
 TEXT_FILTER = ("Texts and tables (*.csv *.tsv *.txt *.jsonl *.ndjson *.json *.xlsx *.xlsm *.xls *.ods *.gz *.bz2 *.zip);;"
                "All files (*)")
 SAVE_FILTERS = {"CSV (*.csv)": ".csv", "Excel (*.xlsx)": ".xlsx", "JSON Lines (*.jsonl)": ".jsonl"}
+UNCERTAIN_COLOR = "#b35900"
+RUNNERS_UP = 2  # classes after the predicted one whose words the Predict step lists
+UNCERTAIN_BACKGROUND = "#ffe0b2"
 
 
 # ------------------------------------------------------- worker functions
@@ -167,13 +174,16 @@ class ProbabilityView(QWidget):
         lay.addLayout(self.grid)
         lay.addStretch(1)
         self.bars: dict[str, tuple[QLabel, QProgressBar]] = {}
+        self.probabilities: dict[str, float] = {}  # as the model returned them (the bars round to 0.1 %)
 
     def clear(self, message: str = "–") -> None:
+        self.probabilities = {}
         self.label.setText(message)
         for _lab, bar in self.bars.values():
             bar.setValue(0)
 
-    def show_prediction(self, label: str, probs: dict[str, float]) -> None:
+    def show_prediction(self, label: str, probs: dict[str, float], uncertain: bool = False) -> None:
+        self.probabilities = dict(probs)
         if list(self.bars) != list(probs):
             while self.grid.count():
                 w = self.grid.takeAt(0).widget()
@@ -191,7 +201,10 @@ class ProbabilityView(QWidget):
                 self.bars[name] = (lab, bar)
             self.grid.setColumnStretch(1, 1)
         top = probs.get(label)
-        self.label.setText(f"{label}" + (f"  ({top:.1%})" if isinstance(top, float) else ""))
+        self.label.setText(f"{label}" + (f"  ({top:.1%})" if isinstance(top, float) else "")
+                           + (f"<br><span style='color:{UNCERTAIN_COLOR}; font-size:small'>{api.UNCERTAIN}</span>"
+                              if uncertain else ""))
+        self.label.setToolTip(f"Below the minimum confidence: {api.UNCERTAIN}" if uncertain else "")
         for name, p in probs.items():
             lab, bar = self.bars[name]
             bar.setValue(int(round(float(p) * 1000)))
@@ -235,10 +248,15 @@ class PredictPage(StepPage):
         typed = QWidget()
         tl = QHBoxLayout(typed)
         split = QSplitter(Qt.Orientation.Horizontal)
+        text_split = QSplitter(Qt.Orientation.Vertical)
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Type or paste a note, e.g. “67 yo male c/o crushing chest pain radiating to the jaw, "
                                      "diaphoretic, ECG shows ST elevation.”")
-        split.addWidget(self.text)
+        self.explanation = ExplanationView()  # why this label: computed in the background after each prediction
+        text_split.addWidget(self.text)
+        text_split.addWidget(self.explanation)
+        text_split.setSizes([180, 320])
+        split.addWidget(text_split)
         probs = QWidget()
         pl = QHBoxLayout(probs)
         self.view_a = ProbabilityView("Model")
@@ -294,7 +312,16 @@ class PredictPage(StepPage):
         self.batch_table.setSortingEnabled(True)
         bl.addWidget(self.batch_table, 1)
         self.tabs.addTab(batch, "Batch f&ile")
-        self.body_layout.addWidget(self.tabs, 1)
+        self.confidence = ConfidenceControl()
+        self.confidence.setMinimumWidth(300)
+        self.confidence.setMaximumWidth(400)
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(self.tabs)
+        main.addWidget(self.confidence)
+        main.setStretchFactor(0, 1)
+        main.setChildrenCollapsible(False)
+        self.body_layout.addWidget(main, 1)
+        self.confidence.changed.connect(self._min_confidence_changed)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -302,15 +329,16 @@ class PredictPage(StepPage):
         self._timer.timeout.connect(self.predict_now)
         self.text.textChanged.connect(self._timer.start)
         self.compare.toggled.connect(self._compare_toggled)
-        self.slot_a.loaded.connect(self.predict_now)
+        self.slot_a.loaded.connect(self._model_a_loaded)
         self.slot_a.loaded.connect(lambda: self.export_button.setEnabled(True))
-        self.slot_b.loaded.connect(self.predict_now)
+        self.slot_b.loaded.connect(self._model_b_loaded)
         self.open_file.clicked.connect(self.choose_batch_file)
         self.save_button.clicked.connect(self.save_batch)
         self.batch: dict[str, Any] = {}  # what read_texts returned for the file shown
         self.batch_texts: list[str] = []
         self.batch_results: dict[str, list[Any]] = {}
         self._needs_model_refresh = True
+        self._explained_for: tuple[int, str] | None = None  # (model, text) of the explanation shown
 
     # ----------------------------------------------------------- page API
     def needs(self) -> str:
@@ -331,6 +359,10 @@ class PredictPage(StepPage):
         self.slot_a.status.setText("No model loaded.")
         self.view_a.clear()
         self.view_b.clear()
+        self.explanation.clear()
+        self._explained_for = None
+        self.confidence.set_value(self.project.config.predict.min_confidence)
+        self.confidence.set_curve(None)
         self._needs_model_refresh = True
         if self.isVisible():
             self.on_shown()
@@ -362,6 +394,36 @@ class PredictPage(StepPage):
     def slots(self) -> list[ModelSlot]:
         return [self.slot_a] + ([self.slot_b] if self.compare.isChecked() else [])
 
+    # ------------------------------------------------------ "not sure"
+    def _model_a_loaded(self) -> None:
+        predictor = self.slot_a.predictor
+        predictor.min_confidence = self.confidence.value
+        calibration = predictor.calibration
+        name = self.slot_a.combo.currentText().split("  –  ")[0] or Path(self.slot_a.path).name
+        self.confidence.set_curve(calibration.risk_coverage if calibration is not None else None, name)
+        self.predict_now()
+
+    def _model_b_loaded(self) -> None:
+        self.slot_b.predictor.min_confidence = self.confidence.value
+        self.predict_now()
+
+    def _min_confidence_changed(self, value: float) -> None:
+        """predict.min_confidence: saved with the project; typed text and the batch are marked again."""
+        if self.project.is_open:
+            try:
+                self.project.set("predict.min_confidence", float(value))
+            except NTMMError as exc:
+                errors.show_error(self.ctx.window, "Invalid minimum confidence", str(exc))
+                return
+        for slot in (self.slot_a, self.slot_b):
+            if slot.predictor is not None:
+                slot.predictor.min_confidence = float(value)
+                if slot.key in self.batch_results:
+                    slot.predictor.mark_uncertain(self.batch_results[slot.key])
+        self.predict_now()
+        if self.batch_results:
+            self._show_batch_table()
+
     # -------------------------------------------------------- typed text
     def predict_now(self) -> None:
         text = self.text.toPlainText().strip()
@@ -371,6 +433,9 @@ class PredictPage(StepPage):
             view.title.setText(Path(slot.path).name if slot.path else "")
             if not text or slot.predictor is None:
                 view.clear("–" if slot.predictor is not None else "Load a model to see predictions.")
+                if slot is self.slot_a:
+                    self.explanation.clear()
+                    self._explained_for = None
                 continue
             self.ctx.tasks.submit(f"predict-text-{slot.key}", predict_texts, slot.predictor, [text],
                                   on_done=lambda preds, v=view: self._show_text(v, preds),
@@ -378,7 +443,39 @@ class PredictPage(StepPage):
 
     def _show_text(self, view: ProbabilityView, preds: list[api.Prediction]) -> None:
         if preds:
-            view.show_prediction(preds[0].label, preds[0].probabilities)
+            view.show_prediction(preds[0].label, preds[0].probabilities, preds[0].uncertain)
+        if view is self.view_a:
+            self.explain_now()
+
+    def explain_now(self) -> None:
+        """The words that pushed model A's prediction, in the background (occlusion or gradients: up to a second)."""
+        text = self.text.toPlainText()
+        predictor = self.slot_a.predictor
+        if predictor is None or not text.strip():
+            self.explanation.clear()
+            self._explained_for = None
+            return
+        if self._explained_for == (id(predictor), text):
+            return  # predicted again for another reason (the minimum confidence): the words are the same
+        self._explained_for = (id(predictor), text)
+        self.explanation.working()
+        self.ctx.tasks.submit("predict-explain-a", api.explain, predictor, text,
+                              on_done=lambda e, t=text: self._explained(predictor, t, e),
+                              on_error=self._explain_failed)
+
+    def _explain_failed(self, message: str, details: str) -> None:
+        self._explained_for = None
+        self.explanation.clear(f"No explanation: {message}")
+
+    def _explained(self, predictor: Any, text: str, e: api.Explanation) -> None:
+        """The predicted class first (gradients: one pass per class); then the runners-up, to list their words too."""
+        self.explanation.show_explanation(text, e)
+        ranked = sorted(predictor.label_names, key=lambda n: -self.view_a.probabilities.get(n, 0.0))
+        more = [n for n in ranked if n not in e.classes][:max(0, RUNNERS_UP + 1 - len(e.classes))]
+        if more and self.text.toPlainText() == text:
+            self.ctx.tasks.submit("predict-explain-a", api.explain, predictor, text, classes=more,
+                                  on_done=lambda e2: self.explanation.show_explanation(text, e.merged(e2)),
+                                  on_error=lambda m, d: None)  # the predicted class's words are shown already
 
     # --------------------------------------------------------------- batch
     def choose_batch_file(self) -> None:
@@ -455,11 +552,17 @@ class PredictPage(StepPage):
         if any(k not in self.batch_results for k in wanted):
             return
         self.batch_progress.setValue(self.batch_progress.maximum())
+        self._show_batch_table()
+        self.save_button.setEnabled(True)
+
+    def _show_batch_table(self) -> None:
         keys = self.result_keys()
+        review = self.confidence.value > 0
+        per_model = 3 if review else 2
         cols = ["Text"]
         for k in keys:
             suffix = "" if len(keys) == 1 else (" (model)" if k == "a" else " (second)")
-            cols += [f"Label{suffix}", f"Confidence{suffix}"]
+            cols += [f"Label{suffix}", f"Confidence{suffix}"] + ([f"Review{suffix}"] if review else [])
         if len(keys) == 2:
             cols.append("Agree")
         t = self.batch_table
@@ -477,13 +580,24 @@ class PredictPage(StepPage):
                 pred = self.batch_results[k][i]
                 label, probs = pred.label, pred.probabilities
                 labels.append(label)
-                t.setItem(i, 1 + 2 * j, text_item(label))
-                t.setItem(i, 2 + 2 * j, number_item(probs.get(label), ".1%"))
+                t.setItem(i, 1 + per_model * j, text_item(label))
+                t.setItem(i, 2 + per_model * j, number_item(probs.get(label), ".1%"))
+                if review:
+                    item = text_item(api.UNCERTAIN if pred.uncertain else "")
+                    if pred.uncertain:
+                        item.setBackground(QColor(UNCERTAIN_BACKGROUND))
+                        item.setToolTip(f"Confidence below the minimum {self.confidence.value:.3f}")
+                    t.setItem(i, 3 + per_model * j, item)
             if len(keys) == 2:
                 same = labels[0] == labels[1]
                 agree += same
                 t.setItem(i, len(cols) - 1, text_item("yes" if same else "NO"))
         t.setSortingEnabled(True)
+        header = t.horizontalHeader()  # the labels, confidences and review marks in view; the text takes the rest
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for j in range(1, len(cols)):
+            header.setSectionResizeMode(j, QHeaderView.ResizeMode.ResizeToContents)
         column = self.column_combo.currentText() if self.column_combo.isEnabled() else ""
         msg = f"{len(self.batch_texts)} texts" + (f" (column {column})" if column else "") + " classified."
         if len(keys) == 2 and self.batch_texts:
@@ -496,9 +610,13 @@ class PredictPage(StepPage):
                 lead = "Against" if len(keys) == 1 else ("Model against" if k == "a" else "Second model against")
                 msg += (f" {lead} column '{score.column}' ({score.rows} rows): accuracy {score.accuracy:.1%}, "
                         f"macro-F1 {score.macro_f1:.3f}.")
+        if review:
+            for k in keys:
+                n = sum(p.uncertain for p in self.batch_results[k])
+                who = "" if len(keys) == 1 else (" (model)" if k == "a" else " (second model)")
+                msg += f" {n} marked “{api.UNCERTAIN}”{who}, below confidence {self.confidence.value:.3f}."
         msg += f" Read as {self.batch['format']}."
         self.batch_status.setText(msg)
-        self.save_button.setEnabled(True)
 
     def result_keys(self) -> list[str]:
         return [k for k in ("a", "b") if k in self.batch_results]
@@ -536,7 +654,8 @@ class PredictPage(StepPage):
         keys = self.result_keys()
         names = list(self.slot_a.predictor.label_names) if self.slot_a.predictor is not None else \
             list(self.batch_results[keys[0]][0].probabilities)
-        with api.PredictionWriter(path, names, self.batch["row_columns"], models=len(keys)) as w:
+        extra = api.output_extras(self.slot_a.predictor) if self.slot_a.predictor is not None else []
+        with api.PredictionWriter(path, names, self.batch["row_columns"], models=len(keys), extra=extra) as w:
             w.write(self.batch["rows"], *[self.aligned(k) for k in keys])
         return w.count
 

@@ -133,17 +133,23 @@ class MetricsView(QWidget):
             self.per_class.setItem(i, 4, number_item(r.get("support"), "d"))
         cm = m.get("confusion_matrix") or []
         names = [str(r.get("label", i)) for i, r in enumerate(rows)] or [str(i) for i in range(len(cm))]
-        self.confusion.setRowCount(len(cm))
-        self.confusion.setColumnCount(len(cm))
-        self.confusion.setVerticalHeaderLabels(names)
-        self.confusion.setHorizontalHeaderLabels([n if len(n) <= 10 else n[:9] + "…" for n in names])
-        for i, line in enumerate(cm):
-            total = sum(line) or 1
-            for j, v in enumerate(line):
-                item = number_item(int(v), "d")
-                share = v / total
-                base = QColor(46, 139, 87) if i == j else QColor(205, 60, 60)
-                base.setAlphaF(min(0.85, 0.1 + 0.75 * share) if v else 0.0)
-                item.setBackground(base)
-                item.setToolTip(f"true {names[i]}, predicted {names[j] if j < len(names) else j}: {v} ({share:.0%} of the row)")
-                self.confusion.setItem(i, j, item)
+        shade_matrix(self.confusion, cm, names, lambda a, b: f"true {a}, predicted {b}")
+
+
+def shade_matrix(table: QTableWidget, matrix: list[list[int]], names: list[str], describe) -> None:
+    """Fill a square count table: the diagonal green, the rest red, each as dark as its share of the row;
+    ``describe(row_name, column_name)`` starts each cell's tooltip."""
+    table.setRowCount(len(matrix))
+    table.setColumnCount(len(matrix))
+    table.setVerticalHeaderLabels(names)
+    table.setHorizontalHeaderLabels([n if len(n) <= 10 else n[:9] + "…" for n in names])
+    for i, line in enumerate(matrix):
+        total = sum(line) or 1
+        for j, v in enumerate(line):
+            item = number_item(int(v), "d")
+            share = v / total
+            base = QColor(46, 139, 87) if i == j else QColor(205, 60, 60)
+            base.setAlphaF(min(0.85, 0.1 + 0.75 * share) if v else 0.0)
+            item.setBackground(base)
+            item.setToolTip(f"{describe(names[i], names[j] if j < len(names) else j)}: {v} ({share:.0%} of the row)")
+            table.setItem(i, j, item)

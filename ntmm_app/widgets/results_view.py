@@ -43,6 +43,8 @@ class ResultRow:
     size_mb: float | None = None
     speedup_vs_teacher: float | None = None
     compression_vs_teacher: float | None = None
+    ece_raw: float | None = None  # test split, before temperature scaling
+    ece: float | None = None      # test split, as predictors return the probabilities
     flagged: bool = False
     note: str = ""
 
@@ -57,6 +59,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("Size MB", "size_mb", ".2f"),
     ("Speed-up", "speedup_vs_teacher", ".2f"),
     ("Compression", "compression_vs_teacher", ".2f"),
+    ("ECE before", "ece_raw", ".3f"),
+    ("ECE after", "ece", ".3f"),
 ]
 FLAG_BRUSH = QBrush(QColor(255, 224, 178))
 
@@ -71,14 +75,20 @@ def _status_note(status: str, message: str, notes: list[str] = ()) -> str:
     return "; ".join(map(str, notes))
 
 
+def _ece(c: api.Calibration | None) -> tuple[float | None, float | None]:
+    raw, cal = (c.scores("test", False), c.scores("test", True)) if c is not None else (None, None)
+    return (raw.ece if raw else None), (cal.ece if cal else None)
+
+
 def parity_row(p: api.VariantParity, name: str | None = None) -> ResultRow:
     """An optimize variant (or the fp32 reference, or the classical baseline) as a table row."""
     flagged = p.flagged or p.status == "flagged"
     note = "⚠ low agreement" if flagged else _status_note(p.status, p.message)
     if p.difference and not flagged:
         note = "; ".join(x for x in (note, f"vs fp32: {api.format_difference(p.difference)}") if x)
+    ece_raw, ece = _ece(p.calibration)
     return ResultRow(name=name or p.variant, macro_f1=p.macro_f1, macro_f1_ci=p.metrics.get("macro_f1_ci"),
-                     agreement=p.agreement, size_mb=_mb(p.size_bytes), flagged=flagged, note=note)
+                     agreement=p.agreement, size_mb=_mb(p.size_bytes), ece_raw=ece_raw, ece=ece, flagged=flagged, note=note)
 
 
 def benchmark_row(b: api.VariantBenchmark, flagged: bool = False) -> ResultRow:
@@ -87,7 +97,7 @@ def benchmark_row(b: api.VariantBenchmark, flagged: bool = False) -> ResultRow:
                      latency_ms_median=b.latency_ms_median,
                      latency_ms_p95=b.latency_ms_p95, throughput_per_s=b.throughput_per_s, size_mb=_mb(b.size_bytes),
                      speedup_vs_teacher=b.speedup_vs_teacher, compression_vs_teacher=b.compression_vs_teacher,
-                     flagged=flagged, note="⚠ low agreement" if flagged else _status_note(b.status, b.message, b.notes))
+                     ece_raw=_ece(b.calibration)[0], ece=_ece(b.calibration)[1], flagged=flagged, note="⚠ low agreement" if flagged else _status_note(b.status, b.message, b.notes))
 
 
 class VariantProgress(QWidget):
@@ -177,7 +187,9 @@ class ResultsView(QWidget):
         self.table.setSortingEnabled(True)
         tips = {"p50 ms": "Median latency at batch 1", "p95 ms": "95th-percentile latency at batch 1",
                 "Samples/s": "Throughput at the throughput batch size", "Speed-up": "Median latency of the teacher / this one",
-                "Compression": "Size of the teacher / this one", "Agreement": "Share of test texts labelled like the reference"}
+                "Compression": "Size of the teacher / this one", "Agreement": "Share of test texts labelled like the reference",
+                "ECE before": "Expected calibration error on the test split (15 bins) of the raw softmax",
+                "ECE after": "Expected calibration error on the test split after temperature scaling: what predictions show"}
         for j in range(self.table.columnCount()):
             item = self.table.horizontalHeaderItem(j)
             if item is not None and item.text() in tips:

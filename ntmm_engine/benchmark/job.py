@@ -38,6 +38,7 @@ from ..core.models import model_identity
 from ..core.runfolder import atomic_write_json, atomic_write_text
 from ..data.prepare import prepare_data
 from ..inference.predictors import label_order, read_ntmm_json
+from ..reports.calibration import calibrate, valid_temperature
 from ..reports.metrics import agreement, classification_metrics
 from ..reports.model_card import add_benchmark_section
 from .measure import TIMING_NOTE, _measure_isolated, all_cores, measure
@@ -156,7 +157,7 @@ class _Benchmark:
         except Cancelled:
             res.status = "cancelled"
             ctx.log(f"Cancelled after {len(measured)} variant(s)")
-        res.rows = [VariantBenchmark(**_public(measured[n])) for n in variants if n in measured]  # report order
+        res.rows = [VariantBenchmark.from_dict(_public(measured[n])) for n in variants if n in measured]  # report order
         if res.status == "completed":
             _add_ratios(res.rows)
             for row in res.rows:
@@ -209,6 +210,12 @@ class _Benchmark:
         m = classification_metrics(labels, preds, label_names, intervals=True)
         row.update(accuracy=m["accuracy"], macro_f1=m["macro_f1"], accuracy_ci=m["accuracy_ci"], macro_f1_ci=m["macro_f1_ci"],
                    _preds=preds)
+        # ECE/Brier/NLL of what users get: the probabilities with the model's stored temperature (none: 1), and without it
+        stored = out["info"].get("temperature")
+        row["calibration"] = calibrate({"test": (logits[:, order], labels)}, fit_on="test",
+                                       temperature=valid_temperature(stored)).to_dict()
+        if stored is None:
+            row["calibration"]["fitted_on"] = "none"
         ref = measured.get(REFERENCE)
         row["agreement"] = agreement(ref["_preds"], preds) if ref is not None and "_preds" in ref else (1.0 if name == REFERENCE else None)
         self._stale_check(name, out["info"], row)

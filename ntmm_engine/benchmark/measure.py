@@ -47,7 +47,7 @@ def measure(spec: dict[str, Any], send: Callable[[str, int, int], None]) -> dict
         out: dict[str, Any] = {"kind": pred.kind, "load_seconds": load_seconds, "label_names": pred.label_names,
                                "max_length": pred.max_length, "parameters": pred.parameter_count(),
                                "weights_bytes": pred.weights_bytes(), "folder_bytes": pred.folder_bytes(),
-                               "threads": spec["threads"], "info": {k: pred.info.get(k) for k in ("variant", "role", "source", "source_identity")}}
+                               "threads": spec["threads"], "info": {k: pred.info.get(k) for k in ("variant", "role", "source", "source_identity", "temperature")}}
         if pred.kind == "torch_int8":
             out["size_bytes"] = pred.quantized_state_bytes()
             out["size_note"] = "quantized state_dict measured in memory (folder keeps fp32 safetensors, re-quantized on load)"

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.layout import RunLayout
 from ..core.results import Record
+from ..reports.calibration import Calibration, calibration_table
 from ..reports.intervals import format_score
 from .measure import TIMING_NOTE
 
@@ -56,6 +57,7 @@ class VariantBenchmark(Record):
     accuracy_ci: list[float] = field(default_factory=list)  # 95 % bootstrap interval
     macro_f1_ci: list[float] = field(default_factory=list)
     agreement: float | None = None  # with the fp32 student
+    calibration: Calibration | None = None  # on the test split, with the model's stored temperature and without it
     # ratios (filled once the teacher and the fp32 student are measured)
     speedup_vs_teacher: float | None = None
     throughput_ratio_vs_teacher: float | None = None
@@ -102,21 +104,30 @@ def markdown_report(result: BenchmarkResult) -> str:
              f"Timing covers the {TIMING_NOTE}.",
              f"Peak memory: {s.get('memory_method')}.", "",
              "| Variant | Kind | Size (MB) | Params (M) | Median ms | p95 ms | Samples/s | Speed-up vs teacher | "
-             "Compression vs teacher | Speed-up vs student | macro-F1 | Agreement | Peak RSS (MB) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Compression vs teacher | Speed-up vs student | macro-F1 | Agreement | Peak RSS (MB) | ECE raw | ECE calibrated |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result.rows:
         if r.status != "ok":
-            lines.append(f"| {r.variant} | {r.kind or '-'} | {r.status}: {r.message} |" + " |" * 10)
+            lines.append(f"| {r.variant} | {r.kind or '-'} | {r.status}: {r.message} |" + " |" * 12)
             continue
+        raw, cal = (r.calibration.scores("test", False), r.calibration.scores("test", True)) if r.calibration else (None, None)
         lines.append("| " + " | ".join([
             r.variant, r.kind, _fmt(r.size_bytes / 1e6 if r.size_bytes else None), _fmt(r.parameters / 1e6 if r.parameters else None),
             _fmt(r.latency_ms_median, ".3f"), _fmt(r.latency_ms_p95, ".3f"), _fmt(r.throughput_per_s, ".1f"),
             _fmt(r.speedup_vs_teacher, ".2f", "x"), _fmt(r.compression_vs_teacher, ".2f", "x"),
             _fmt(r.speedup_vs_student, ".2f", "x"), format_score(r.macro_f1, r.macro_f1_ci), _fmt(r.agreement, ".4f"),
-            _fmt(r.peak_rss_bytes / 1e6 if r.peak_rss_bytes else None, ".0f")]) + " |")
+            _fmt(r.peak_rss_bytes / 1e6 if r.peak_rss_bytes else None, ".0f"), _fmt(raw.ece if raw else None, ".4f"),
+            _fmt(cal.ece if cal else None, ".4f")]) + " |")
     notes = [f"- {r.variant}: {w}" for r in result.rows for w in r.notes]
     if notes:
         lines += ["", "Notes:"] + notes
+    calibrated = [(r.variant, r.calibration) for r in result.rows if r.status == "ok" and r.calibration is not None]
+    if calibrated:
+        lines += ["", "## Calibration (test split)", "",
+                  "Probabilities as predictors return them, with each model's stored temperature (fitted on validation "
+                  "by its own stage; 1 where it has none), against the raw softmax. ECE: 15 equal-width bins on the top "
+                  "probability; Brier summed over classes; NLL of the true class.", ""]
+        lines += calibration_table(calibrated, "test")
     if result.sweep and result.sweep.get("points"):
         sw = result.sweep
         lines += ["", f"## Sweep: {sw['variant']}", "",

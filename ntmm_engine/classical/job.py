@@ -20,6 +20,7 @@ from ..core.jobframe import JobContext, finish_stage, is_main_process, job_frame
 from ..core.results import Record
 from ..core.runfolder import read_json
 from ..data.prepare import PreparedData, prepare_data
+from ..reports.calibration import Calibration, calibrate
 from ..reports.metrics import classification_metrics
 from .model import ClassicalModel
 
@@ -43,6 +44,7 @@ class ClassicalResult(Record):
     vocabulary: int = 0
     parameters: int = 0
     top_terms: dict[str, list[str]] = field(default_factory=dict)
+    calibration: Calibration | None = None  # temperature fitted on validation; ECE/Brier/NLL before and after
     train_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -54,6 +56,8 @@ class ClassicalResult(Record):
             m = self.metrics.get(split) or {}
             lines.append(f"{split:>11}: accuracy {format_score(m.get('accuracy'), m.get('accuracy_ci'))}  "
                          f"macro-F1 {format_score(m.get('macro_f1'), m.get('macro_f1_ci'))}")
+        if self.calibration is not None:
+            lines.append(f"Calibration: {self.calibration.summary()}")
         return "\n".join(lines)
 
 
@@ -71,10 +75,14 @@ def fit_classical(prepared: PreparedData) -> tuple[ClassicalModel, ClassicalResu
     result = ClassicalResult(label_names=list(prepared.label_names), data_fingerprint=eval_fingerprint(prepared),
                              C=model.C, vocabulary=len(model.vectorizer.vocabulary_), parameters=model.parameters,
                              top_terms=model.top_terms(), train_seconds=time.monotonic() - started)
+    log_probs = {}
     for split in EVAL_SPLITS:
-        preds = model.probabilities(s[split]["text"]).argmax(-1)
+        log_probs[split] = (model.logits(s[split]["text"]), s[split]["label"])
+        preds = log_probs[split][0].argmax(-1)
         result.predictions[split] = [int(p) for p in preds]
         result.metrics[split] = classification_metrics(s[split]["label"], preds, prepared.label_names, intervals=True)
+    # A variant like the others: its log-probabilities are its logits, temperature-scaled on validation.
+    result.calibration = calibrate(log_probs)
     return model, result
 
 
@@ -94,7 +102,8 @@ def run_classical(config: ProjectConfig, on_event: EventCallback | None = None,
         ctx.begin_replacing()
         out = ctx.layout.variant_dir(NAME)
         if is_main_process():
-            model.save(out, info={"data_fingerprint": result.data_fingerprint, "text_column": prepared.report.text_column})
+            model.save(out, info={"data_fingerprint": result.data_fingerprint, "text_column": prepared.report.text_column,
+                                  **(result.calibration.model_info() if result.calibration else {})})
         result.run_dir, result.model_dir = str(ctx.run.root), str(out)
         for split in EVAL_SPLITS:
             ctx.emit(Evaluation(ctx.job, split=f"final_{split}", metrics=result.metrics[split]))

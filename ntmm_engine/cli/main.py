@@ -182,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--out", help="write every input column plus the predictions to a .csv, .tsv, .xlsx, .jsonl or .json file")
             sp.add_argument("--batch-size", type=int, default=32)
             sp.add_argument("--allow-pickle", action="store_true", help="allow loading pickled weights with weights_only=True")
+            sp.add_argument("--min-confidence", type=float, metavar="P",
+                            help="mark predictions whose top probability is below P as 'uncertain — review' (a pred_uncertain "
+                                 "column with --out); default: predict.min_confidence of --config, else off")
+            sp.add_argument("--target-accuracy", type=float, metavar="A",
+                            help="choose --min-confidence from the model's risk-coverage curve on validation: the lowest "
+                                 "threshold whose kept predictions reach accuracy A (e.g. 0.95)")
+            sp.add_argument("--explain", action="store_true",
+                            help="print the words that pushed each prediction (a pred_explanation column with --out)")
+            sp.add_argument("--config", "-c", help="project config to read predict.min_confidence from (optional)")
             continue
         if name == "export":
             sp.add_argument("--model", required=True, help="model folder or .onnx file (ONNX, or a PyTorch folder to export)")

@@ -6,8 +6,19 @@ import itertools
 import sys
 from typing import Any, Iterator
 
-from ..api import GoldLabels, Prediction, PredictionWriter, load_predictor, model_text_column, open_texts_file, predict_rows
-from ..core.errors import DataError
+from ..api import (
+    UNCERTAIN,
+    GoldLabels,
+    Prediction,
+    PredictionWriter,
+    load_predictor,
+    model_text_column,
+    open_texts_file,
+    output_extras,
+    predict_rows,
+)
+from ..core.config import load_config
+from ..core.errors import DataError, NTMMError
 
 PRINT_LIMIT = 50  # with --out, predictions are also printed when there are at most this many
 
@@ -34,15 +45,19 @@ def predict_cli(args) -> int:
     first = next(rows, None)
     if first is None:
         raise DataError("No texts to predict.", hint="give texts as arguments or --file texts.csv")
+    _check_thresholds(args)  # before the model loads: a typo should not wait for it
     predictor = load_predictor(args.model, allow_pickle=bool(getattr(args, "allow_pickle", False)))
+    predictor.min_confidence = _min_confidence(args, predictor)
+    explain = bool(getattr(args, "explain", False))
     batch_size = int(getattr(args, "batch_size", 32) or 32)
     out = getattr(args, "out", None)
     shown: list[tuple[str, Prediction]] = []
-    writer = PredictionWriter(out, predictor.label_names, columns) if out else None
+    writer = PredictionWriter(out, predictor.label_names, columns, extra=output_extras(predictor, explain)) if out else None
     gold = GoldLabels(columns, text_column, predictor.label_names) if getattr(args, "file", None) else None
+    total = uncertain = 0
     bar = tqdm(unit=" texts", desc="predicting", file=sys.stderr, disable=None if out else True, mininterval=1.0)
     try:
-        for batch, preds in predict_rows(predictor, itertools.chain([first], rows), text_column, batch_size):
+        for batch, preds in predict_rows(predictor, itertools.chain([first], rows), text_column, batch_size, explain=explain):
             pairs = [(str(r.get(text_column)), p) for r, p in zip(batch, preds) if p is not None]
             if writer is not None:
                 writer.write(batch, preds)
@@ -53,6 +68,8 @@ def predict_cli(args) -> int:
                     _print_prediction(t, pr)
             if gold is not None:
                 gold.add(batch, preds)
+            total += len(pairs)
+            uncertain += sum(p.uncertain for _t, p in pairs)
             bar.update(len(batch))
         bar.close()
         if writer is not None:
@@ -71,11 +88,45 @@ def predict_cli(args) -> int:
     score = gold.score() if gold is not None else None
     if score is not None:
         print(score.summary(), file=sys.stderr)
+    if predictor.min_confidence > 0:
+        print(f"{uncertain} of {total} prediction(s) below the minimum confidence {predictor.min_confidence:.3f}: "
+              f"marked '{UNCERTAIN}'", file=sys.stderr)
     return 0
+
+
+def _check_thresholds(args) -> None:
+    target, value = getattr(args, "target_accuracy", None), getattr(args, "min_confidence", None)
+    if target is not None and not 0 < target <= 1:
+        raise NTMMError(f"--target-accuracy {target}: must be above 0 and at most 1 (e.g. 0.95)")
+    if value is not None and not 0 <= value <= 1:
+        raise NTMMError(f"--min-confidence {value}: must be between 0 and 1 (0 = off)")
+
+
+def _min_confidence(args, predictor) -> float:
+    """--target-accuracy (from the model's risk-coverage curve), else --min-confidence, else predict.min_confidence
+    of --config, else 0 (off)."""
+    target = getattr(args, "target_accuracy", None)
+    if target is not None:
+        calibration = predictor.calibration
+        curve = calibration.risk_coverage if calibration is not None else None
+        if curve is None or not curve.thresholds:
+            raise NTMMError(f"{args.model} has no risk-coverage curve (it was not calibrated by NTMM).",
+                            hint="give --min-confidence instead, or retrain it with this version of NTMM")
+        choice = curve.threshold_for(target)
+        print(curve.describe(target), file=sys.stderr)
+        if choice is None:
+            raise NTMMError(f"--target-accuracy {target}: {curve.describe(target)}.", hint="choose a lower target")
+        return choice[0]
+    value = getattr(args, "min_confidence", None)
+    if value is None and getattr(args, "config", None):
+        value = load_config(args.config).predict.min_confidence  # validated there
+    return float(value or 0.0)
 
 
 def _print_prediction(t: str, pr: Prediction) -> None:
     snippet = t if len(t) <= 70 else t[:67] + "..."
     snippet = " ".join(snippet.split())  # one line per prediction, even for texts with newlines
     probs = "  ".join(f"{n}={p:.3f}" for n, p in sorted(pr.probabilities.items(), key=lambda kv: -kv[1]))
-    print(f"{pr.label}\t{probs}\t{snippet}")
+    print(f"{pr.label}\t{probs}\t{snippet}" + (f"\t{UNCERTAIN}" if pr.uncertain else ""))
+    if pr.explanation is not None:
+        print(f"  because of: {pr.explanation.summary()}")

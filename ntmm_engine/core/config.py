@@ -175,6 +175,15 @@ class BenchmarkConfig:
 
 
 @dataclass
+class PredictConfig:
+    """How predictions are shown and written (Predict step, ``ntmm predict --config``); no stage depends on it."""
+
+    min_confidence: float = opt(0.0, "Mark predictions whose (calibrated) top probability is below this as “uncertain — review” "
+                                     "(the Predict step and batch outputs' pred_uncertain column); 0 = off. The Predict step can "
+                                     "choose it from a target accuracy on validation.", min=0.0, max=1.0, result=False)
+
+
+@dataclass
 class ProjectConfig:
     name: str = opt("ntmm-project", "Project name, used in reports and model cards.")
     run_dir: str = opt("runs", "Folder for every artifact of this project (relative to the config file).", path=True)
@@ -184,6 +193,7 @@ class ProjectConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
     # Folder relative paths are resolved against (the config file's folder); not saved.
     base_dir: str = field(default=".", compare=False, repr=False, metadata={"internal": True})
 
@@ -308,7 +318,7 @@ class ProjectConfig:
 AUGMENT_OPS = ("synonym", "insert", "swap")
 
 
-SECTIONS = ("data", "teacher", "distill", "optimize", "benchmark")
+SECTIONS = ("data", "teacher", "distill", "optimize", "benchmark", "predict")
 
 
 def fields_of(obj: Any) -> tuple[dataclasses.Field, ...]:

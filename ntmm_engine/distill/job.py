@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..classical.job import classical_reference
+from ..classical.job import classical_reference, eval_fingerprint
 from ..core.config import ProjectConfig, RecipeConfig
 from ..core.errors import NTMMError
 from ..core.events import CancelToken, Evaluation, EventCallback, LogMessage, Progress, TrainLog
@@ -36,9 +36,10 @@ from ..core.runfolder import atomic_write_json, read_json
 from ..data.augment import augment_split
 from ..data.prepare import prepare_data, tokenize, tokenize_texts
 from ..data.unlabelled import read_unlabelled
+from ..reports.calibration import calibrate
 from ..reports.compare import BaselineCheck, baseline_check
 from ..reports.intervals import format_difference, format_score, paired_difference
-from ..reports.metrics import agreement, classification_metrics, per_class_agreement
+from ..reports.metrics import agreement, agreement_matrix, changed_examples, classification_metrics, per_class_agreement
 from ..reports.model_card import render_model_card
 from ..train.plan import TrainingPlan, plan_training, world_size
 from ..train.recipe import (
@@ -137,6 +138,10 @@ class DistillResult(Record):
     agreement: dict[str, dict[str, float]] = field(default_factory=dict)  # "student"/"baseline" -> split -> share
     per_class_agreement: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # model -> split -> label -> share
     f1_gap: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # model -> split -> label -> teacher F1 - model F1
+    agreement_matrix: dict[str, dict[str, list[list[int]]]] = field(default_factory=dict)  # model -> split -> [teacher][model]
+    changed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # model -> test texts labelled unlike the teacher
+    teacher_predictions: dict[str, list[int]] = field(default_factory=dict)  # split -> the teacher's labels (optimize uses them)
+    eval_fingerprint: str = ""  # of the validation and test splits those labels belong to
     parameters: dict[str, int] = field(default_factory=dict)  # teacher, student
     seconds_per_epoch: dict[str, float | None] = field(default_factory=dict)  # distill, baseline
     construction: dict[str, Any] = field(default_factory=dict)
@@ -194,6 +199,8 @@ class DistillResult(Record):
             short = "val" if split == "validation" else split
             rows.append((f"agreement ({short})", ["-", "-"] + [f"{self.agreement[c][split]:.4f}" if c in self.agreement else "-"
                                                               for c in cols[2:]]))
+        rows.append(("test ECE raw → cal.", ["-", "-"] + [p.calibration.ece_text() if p and p.calibration else "-"
+                                                          for p in (self.student, self.baseline)[:len(cols) - 2]]))
         spe = self.seconds_per_epoch
         rows.append(("seconds/epoch", ["-", "-"] + [f"{spe[k]:.1f}" if spe.get(k) is not None else "-"
                                                     for k in ["distill", "baseline"][:len(cols) - 2]]))
@@ -374,7 +381,9 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
                            teacher_metrics=teacher_metrics, parameters={"teacher": teacher_params, "student": student_params},
                            loss={"temperature": d.temperature, "alpha": d.alpha, "cosine_weight": d.cosine_weight,
                                  "mse_weight": d.mse_weight, "label_smoothing": d.label_smoothing},
-                           teacher_cache=cache_info, classical_metrics=dict(classical.metrics), unlabelled=use)
+                           teacher_cache=cache_info, classical_metrics=dict(classical.metrics), unlabelled=use,
+                           teacher_predictions={s: [int(p) for p in teacher_preds[s]] for s in EVAL_SPLITS},
+                           eval_fingerprint=eval_fingerprint(prepared))
     n_labelled = len(tokenized["train"])
     plan = plan_training(d, n_labelled, devices=world_size())
     if transfer is None:
@@ -426,7 +435,7 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
         if is_main_process():
             atomic_write_json(phase_file, {"result": s_result.to_dict(), "predictions": s_preds})
     result.student = s_result
-    _compare(result, "student", s_preds, teacher_preds, s_result.metrics, teacher_metrics, prepared.label_names)
+    _compare(result, "student", s_preds, teacher_preds, s_result.metrics, teacher_metrics, prepared.label_names, prepared)
 
     # 2. the baseline: identical initial student, hard labels only
     if baseline_init is not None:
@@ -437,7 +446,7 @@ def _run(ctx: JobContext, resume: bool) -> DistillResult:
         if b_result.status == "cancelled":
             return _cancelled(ctx, result, b_result, "baseline")
         result.baseline = b_result
-        _compare(result, "baseline", b_preds, teacher_preds, b_result.metrics, teacher_metrics, prepared.label_names)
+        _compare(result, "baseline", b_preds, teacher_preds, b_result.metrics, teacher_metrics, prepared.label_names, prepared)
 
     # 3. how sure: against the classical baseline and the no-distillation baseline, paired on the test split
     n_classes, test_labels = len(prepared.label_names), labels["test"]
@@ -598,19 +607,23 @@ def _train(ctx: JobContext, job: str, model, ckpt_dir: Path, resume_from: str | 
 
         result.best_step = _best_step(state)
         preds: dict[str, list[int]] = {}
+        split_logits = {}
         for split in EVAL_SPLITS:
             emit(Progress(job, phase=f"evaluating {split}", done=0, total=1))
             m, logits = split_metrics(trainer, tokenized[split], label_names)
             result.metrics[split] = m
             preds[split] = np.argmax(logits, axis=-1).tolist()
+            split_logits[split] = (logits, tokenized[split]["labels"])
             emit(Evaluation(job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
         tracking.log_final(trainer, result.metrics)
     if out_dir is None:
         return result, preds
+    result.calibration = calibrate(split_logits)  # temperature fitted on validation, stored with the model
+    ctx.log(f"{job}: calibration {result.calibration.summary()}")
     if is_main_process():
         save_model_atomically(model, tokenizer, out_dir, extra_files={"ntmm.json": {
             **{k: v for k, v in extra.items() if k != "classical_metrics"},
-            "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}}},
+            "recipe": {f: getattr(d, f) for f in RecipeConfig.__dataclass_fields__}, **result.calibration.model_info()}},
             card=_model_card(ctx, job, result, extra, label_names, out_dir))
     result.model_dir = str(out_dir)
     return result, preds
@@ -691,15 +704,19 @@ def _model_card(ctx: JobContext, job: str, result: TrainResult, extra: dict[str,
         return render_model_card(role="student" if job == "distill" else "baseline", config=ctx.config, metrics=result.metrics,
                                  base_model=str(extra.get("teacher", "")), construction=how,
                                  data_report={"label_names": label_names}, parameters=result.parameters, folder=out_dir,
-                                 classical=extra.get("classical_metrics"))
+                                 classical=extra.get("classical_metrics"), calibration=result.calibration)
     except Exception as exc:  # noqa: BLE001
         ctx.log(f"Could not write the model card: {type(exc).__name__}: {exc}", level="warning")
         return None
 
 
 def _compare(result: DistillResult, name: str, preds: dict[str, list[int]], teacher_preds, metrics, teacher_metrics,
-             label_names: list[str]) -> None:
-    """Agreement with the teacher and per-class F1 gap (teacher minus model) per split."""
+             label_names: list[str], prepared) -> None:
+    """Agreement with the teacher (share, matrix, the test texts it moved) and per-class F1 gap (teacher minus model)."""
+    result.agreement_matrix[name] = {s: agreement_matrix(teacher_preds[s], preds[s], len(label_names)) for s in EVAL_SPLITS}
+    test = prepared.splits["test"]
+    result.changed[name] = changed_examples(teacher_preds["test"], preds["test"], test["label"], test["text"], label_names,
+                                            keys=("teacher_label", "model_label"))
     result.agreement[name] = {s: agreement(teacher_preds[s], preds[s]) for s in EVAL_SPLITS}
     result.per_class_agreement[name] = {s: per_class_agreement(teacher_preds[s], preds[s], label_names) for s in EVAL_SPLITS}
     result.f1_gap[name] = {s: {t["label"]: t["f1"] - m["f1"] for t, m in zip(teacher_metrics[s]["per_class"], metrics[s]["per_class"])}

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..classical.job import classical_reference
+from ..classical.job import classical_reference, eval_fingerprint
 from ..core.config import OPTIMIZE_VARIANTS, ProjectConfig
 from ..core.environment import environment_info
 from ..core.errors import Cancelled, DataError, ModelError, NTMMError
@@ -35,15 +35,17 @@ from ..core.jobframe import JobContext, finish_stage, job_frame
 from ..core.layout import CLASSICAL, REFERENCE, RunLayout
 from ..core.models import model_identity
 from ..core.results import Record
-from ..core.runfolder import atomic_write_json, staging_dir
+from ..core.runfolder import atomic_write_json, read_json, staging_dir
 from ..data.prepare import prepare_data
+from ..distill.job import DistillResult
 from ..inference.predictors import is_generic_labels, label_order, load_predictor
 from ..inference.torch_int8 import TorchInt8Unavailable, quantize_dynamic_int8, state_dict_bytes
+from ..reports.calibration import Calibration, calibrate
 from ..reports.intervals import format_difference, paired_difference
 from ..reports.metrics import agreement, classification_metrics
 from ..reports.model_card import write_variant_card
 from . import onnx as onnx_export  # called through the module, so tests can replace its functions
-from .parity import VariantParity, parity_report
+from .parity import VariantParity, parity_report, teacher_comparison
 
 STAGE = "optimize"
 
@@ -80,20 +82,21 @@ class OptimizeResult(Record):
     def summary_text(self) -> str:
         lines = [f"Optimize {self.status}: {self.source_model} ({self.test_examples} test texts, "
                  f"flag below agreement {self.agreement_threshold:.2f})"]
-        head = f"{'variant':<12} {'status':<12} {'size':>9} {'accuracy':>9} {'macro-F1':>9} {'agreement':>10} {'max|dlogit|':>12}"
+        head = (f"{'variant':<12} {'status':<12} {'size':>9} {'accuracy':>9} {'macro-F1':>9} {'agreement':>10} {'max|dlogit|':>12} "
+                f"{'test ECE raw → calibrated':>26}")
         lines.append(head)
         ref = self.reference
         if ref:
             lines.append(f"{'fp32':<12} {'reference':<12} {_mb(ref.size_bytes):>9} {_f(ref.accuracy):>9} "
-                         f"{_f(ref.macro_f1):>9} {'1.0000':>10} {'0':>12}")
+                         f"{_f(ref.macro_f1):>9} {'1.0000':>10} {'0':>12} {_ece(ref):>26}")
         if self.classical:
             c = self.classical
             lines.append(f"{'classical':<12} {'baseline':<12} {'-':>9} {_f(c.accuracy):>9} {_f(c.macro_f1):>9} "
-                         f"{_f(c.agreement):>10} {'-':>12}")
+                         f"{_f(c.agreement):>10} {'-':>12} {_ece(c):>26}")
         for name, v in self.variants.items():
             status = v.status + (" (!)" if v.flagged else "")
             lines.append(f"{name:<12} {status:<12} {_mb(v.size_bytes):>9} {_f(v.accuracy):>9} "
-                         f"{_f(v.macro_f1):>9} {_f(v.agreement):>10} {_f(v.max_abs_logit_diff, 5):>12}")
+                         f"{_f(v.macro_f1):>9} {_f(v.agreement):>10} {_f(v.max_abs_logit_diff, 5):>12} {_ece(v):>26}")
             if v.status in ("unavailable", "failed") and v.message:
                 lines.append(f"{'':<12} {v.message}")
         for name, v in self.variants.items():
@@ -109,6 +112,10 @@ class OptimizeResult(Record):
 
 def _f(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) else "-"
+
+
+def _ece(v: VariantParity) -> str:
+    return v.calibration.ece_text("test") if v.calibration is not None else "-"
 
 
 def _mb(n: Any) -> str:
@@ -171,8 +178,12 @@ class _Optimizer:
         if test is None or len(test) == 0:
             raise DataError("The test split is empty: parity needs real test texts.", hint="set data.test or data.test_ratio")
         self.texts, self.labels = list(test["text"]), np.asarray(test["label"], dtype=np.int64)
+        # every variant is calibrated on its own outputs for the validation texts
+        val = prepared.splits["validation"]
+        self.val_texts, self.val_labels = list(val["text"]), np.asarray(val["label"], dtype=np.int64)
         self.label_names = prepared.label_names
         self.result.test_examples = len(self.texts)
+        self.teacher_preds = _teacher_predictions(self.ctx.layout, prepared, len(self.texts))
 
         self.step("reference fp32", f"running the fp32 model on {len(self.texts)} test texts")
         ref = load_predictor(source)
@@ -188,27 +199,45 @@ class _Optimizer:
         self.source = source
         self.ref_logits = self._logits(ref, "fp32 on the test texts")
         m = classification_metrics(self.labels, self.ref_logits.argmax(-1), self.label_names, intervals=True)
+        # the fp32 model keeps its own temperature (distill fitted it): scored here, not refitted
+        stored = ref.temperature if "temperature" in ref.info else None
         self.result.reference = VariantParity(variant=REFERENCE, path=str(source), kind="pytorch", accuracy=m["accuracy"],
                                               macro_f1=m["macro_f1"], metrics=m, size_bytes=ref.weights_bytes(),
                                               parameters=self.parameters, agreement=1.0, max_abs_logit_diff=0.0,
-                                              mean_abs_logit_diff=0.0)
+                                              mean_abs_logit_diff=0.0,
+                                              calibration=self._calibration(ref, self.ref_logits, temperature=stored),
+                                              **self._against_teacher(self.ref_logits))
         ctx.emit(Evaluation(ctx.job, split="parity_fp32", metrics={"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}))
         classical = classical_reference(ctx, prepared)
         c_preds = np.asarray(classical.predictions["test"])
         cm = classical.metrics["test"]
         self.result.classical = VariantParity(variant=CLASSICAL, kind="classical", accuracy=cm["accuracy"],
                                               macro_f1=cm["macro_f1"], metrics=cm, parameters=classical.parameters,
+                                              calibration=classical.calibration,
                                               agreement=agreement(self.ref_logits.argmax(-1), c_preds),
                                               difference=paired_difference(self.labels, c_preds, self.ref_logits.argmax(-1),
                                                                            len(self.label_names)))
         self.ref_model, self.tokenizer = ref.model, ref.tokenizer
 
-    def _logits(self, predictor, phase: str) -> np.ndarray:
+    def _logits(self, predictor, phase: str, texts: list[str] | None = None) -> np.ndarray:
+        """Logits in the data's label order, for the test texts (or ``texts``)."""
+        texts = self.texts if texts is None else texts
         batch = 32
-        n_batches = (len(self.texts) + batch - 1) // batch
+        n_batches = (len(texts) + batch - 1) // batch
         rep = ProgressReporter(self.ctx.job, phase, n_batches, self.ctx.emit, self.ctx.cancel)
-        logits = predictor.logits(self.texts, batch_size=batch, on_progress=lambda d, t: rep.advance())
+        logits = predictor.logits(texts, batch_size=batch, on_progress=lambda d, t: rep.advance())
         return logits[:, self.order]
+
+    def _calibration(self, predictor, test_logits: np.ndarray, temperature: float | None = None) -> Calibration:
+        """Temperature fitted on the model's own validation logits (or ``temperature`` scored), ECE/Brier/NLL on both splits."""
+        val_logits = self._logits(predictor, f"{predictor.kind} on the validation texts", self.val_texts)
+        return calibrate({"validation": (val_logits, self.val_labels), "test": (test_logits, self.labels)},
+                         temperature=temperature)
+
+    def _against_teacher(self, logits: np.ndarray) -> dict[str, Any]:
+        if self.teacher_preds is None:
+            return {}
+        return teacher_comparison(self.teacher_preds, logits, self.labels, self.texts, self.label_names)
 
     # -- variants
     def _one_variant(self, variant: str) -> None:
@@ -235,6 +264,7 @@ class _Optimizer:
                 entry.update(info)
                 entry.update(parity_report(self.ref_logits, logits, self.labels, self.texts, self.label_names,
                                            self.cfg.optimize.agreement_threshold))
+                entry.update(self._against_teacher(logits))
                 if entry["flagged"]:
                     entry["status"] = "flagged"
                     ctx.log(f"{variant}: agreement {entry['agreement']:.4f} is below {self.cfg.optimize.agreement_threshold}; "
@@ -244,7 +274,8 @@ class _Optimizer:
                                           "changed_count", "flagged", "size_bytes")}))
                 self._card(variant, out, entry)
                 ctx.log(f"{variant}: {entry['size_bytes'] / 1e6:.2f} MB, agreement {entry['agreement']:.4f}, "
-                        f"macro-F1 {entry['macro_f1']:.4f}, max |logit diff| {entry['max_abs_logit_diff']:.4g}")
+                        f"macro-F1 {entry['macro_f1']:.4f}, max |logit diff| {entry['max_abs_logit_diff']:.4g}; "
+                        f"calibration {entry['calibration'].summary()}")
         entry["build_seconds"] = round(time.monotonic() - started, 3)
         self.result.variants[variant] = VariantParity(**entry)
         self._write_parity()
@@ -254,27 +285,34 @@ class _Optimizer:
         try:
             write_variant_card(out, variant=variant, config=self.cfg, source=str(self.source), test_metrics=entry["metrics"],
                                parameters=self.parameters,
-                               classical_test=self.result.classical.metrics if self.result.classical else None)
+                               classical_test=self.result.classical.metrics if self.result.classical else None,
+                               calibration=entry.get("calibration"))
         except Exception as exc:  # noqa: BLE001
             self.ctx.log(f"{variant}: could not write the model card: {type(exc).__name__}: {exc}", level="warning")
 
     def _ntmm_json(self, variant: str, **extra: Any) -> dict[str, Any]:
         return {**self.source_info, "variant": variant, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
 
-    def _check_folder(self, tmp: Path, variant: str, **extra: Any) -> np.ndarray:
-        """Write labels + ntmm.json into ``tmp``, load it on its own and run the test split.
+    def _check_folder(self, tmp: Path, variant: str, **extra: Any) -> tuple[np.ndarray, Calibration]:
+        """Write labels + ntmm.json into ``tmp``, load it on its own, run the test and validation splits and
+        store its own temperature (fitted on its validation outputs) in its ntmm.json.
 
         Runs before the staging folder is renamed, so a variant that does not
         load never appears as a finished folder.
         """
         _write_labels(tmp / "config.json", self.model_labels)
-        atomic_write_json(tmp / "ntmm.json", self._ntmm_json(variant, **extra))
+        info = self._ntmm_json(variant, **extra)
+        for key in ("temperature", "calibration"):  # the student's own: this variant is calibrated afresh below
+            info.pop(key, None)
+        atomic_write_json(tmp / "ntmm.json", info)
         self.step(f"parity {variant}")
         pred = load_predictor(tmp)
         logits = self._logits(pred, f"{variant} on the test texts")
+        calibration = self._calibration(pred, logits)
+        atomic_write_json(tmp / "ntmm.json", {**info, **calibration.model_info()})
         del pred
         gc.collect()  # release memory-mapped weights before the folder is renamed (Windows)
-        return logits
+        return logits, calibration
 
     def _build_torch_int8(self, out: Path):
         self.step("quantizing torch_int8")
@@ -288,10 +326,10 @@ class _Optimizer:
             # No pickles: the folder keeps fp32 safetensors and load_predictor re-quantizes (about a second).
             self.ref_model.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
-            logits = self._check_folder(tmp, "torch_int8", quantization={
+            logits, calibration = self._check_folder(tmp, "torch_int8", quantization={
                 "api": "torch.ao.quantization.quantize_dynamic", "modules": ["nn.Linear"], "dtype": "qint8",
                 "stored": "fp32 safetensors, re-quantized on load"})
-        return logits, {"kind": "torch_int8", "size_bytes": size,
+        return logits, {"kind": "torch_int8", "size_bytes": size, "calibration": calibration,
                         "size_note": "quantized state_dict measured in memory (torch.save to a buffer); "
                                      "the folder stores fp32 safetensors and re-quantizes on load",
                         "folder_bytes": _folder_bytes(out)}
@@ -301,9 +339,9 @@ class _Optimizer:
         opset = self.cfg.optimize.opset
         with staging_dir(out) as tmp:
             onnx_export.export_onnx(self.source, tmp, opset=opset)
-            logits = self._check_folder(tmp, "onnx", onnx={"opset": opset, "exporter": "optimum.exporters.onnx.main_export",
-                                                           "dynamic_axes": ["batch_size", "sequence_length"]})
-        return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out), "size_note": "model.onnx on disk",
+            logits, calibration = self._check_folder(tmp, "onnx", onnx={
+                "opset": opset, "exporter": "optimum.exporters.onnx.main_export", "dynamic_axes": ["batch_size", "sequence_length"]})
+        return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out), "size_note": "model.onnx on disk", "calibration": calibration,
                         "folder_bytes": _folder_bytes(out), "opset": opset}
 
     def _build_onnx_int8(self, out: Path):
@@ -328,8 +366,8 @@ class _Optimizer:
             onnx_export.copy_tokenizer_files(src_dir, tmp)
             if not reuse:
                 shutil.rmtree(src_dir)
-            logits = self._check_folder(tmp, "onnx_int8", quantization=settings, onnx={"opset": opset})
-        return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out), "size_note": "model.onnx on disk",
+            logits, calibration = self._check_folder(tmp, "onnx_int8", quantization=settings, onnx={"opset": opset})
+        return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out), "size_note": "model.onnx on disk", "calibration": calibration,
                         "folder_bytes": _folder_bytes(out), "quantization": settings}
 
     def _write_parity(self) -> None:
@@ -340,6 +378,18 @@ class _Optimizer:
             "reference": res.reference.to_dict() if res.reference else None,
             "variants": {n: v.to_dict() for n, v in res.variants.items()}, "environment": res.environment,
             "complete": res.status == "completed" and len(res.variants) == len(self.variants)})
+
+
+def _teacher_predictions(layout: RunLayout, prepared, n_test: int) -> list[int] | None:
+    """The teacher's test labels as the distill stage recorded them, when they are of these very texts."""
+    try:
+        distill = DistillResult.from_dict(read_json(layout.result_file("distill")))
+    except (OSError, ValueError, TypeError):
+        return None
+    preds = distill.teacher_predictions.get("test")
+    if not preds or len(preds) != n_test or distill.eval_fingerprint != eval_fingerprint(prepared):
+        return None
+    return [int(p) for p in preds]
 
 
 def _write_labels(config_json: Path, names: list[str]) -> None:

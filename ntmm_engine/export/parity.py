@@ -1,4 +1,4 @@
-"""Parity of an optimized variant with the fp32 model it was built from, on real test texts."""
+"""Parity of an optimized variant with the fp32 model it was built from (and with the teacher), on real test texts."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 
 from ..core.errors import ModelError
 from ..core.results import Record
+from ..reports.calibration import Calibration
 from ..reports.intervals import paired_difference
-from ..reports.metrics import agreement, classification_metrics, per_class_agreement
+from ..reports.metrics import agreement, agreement_matrix, changed_examples, classification_metrics, per_class_agreement
 
 MAX_CHANGED_LISTED = 100
-SNIPPET = 160
 
 
 @dataclass
@@ -41,6 +41,11 @@ class VariantParity(Record):
     changed_count: int = 0
     changed: list[dict[str, Any]] = field(default_factory=list)  # the examples whose label changed (first 100)
     difference: dict[str, Any] = field(default_factory=dict)  # macro-F1 minus the fp32 model's, paired bootstrap
+    agreement_matrix: list[list[int]] = field(default_factory=list)  # rows: the fp32 model's label, columns: this one's
+    teacher_agreement: float | None = None  # with the teacher's labels (when the distill stage recorded them)
+    teacher_agreement_matrix: list[list[int]] = field(default_factory=list)  # rows: the teacher's label
+    teacher_changed: list[dict[str, Any]] = field(default_factory=list)  # texts labelled unlike the teacher (first 100)
+    calibration: Calibration | None = None  # its own temperature (fitted on its validation outputs), ECE/Brier/NLL
     flagged: bool = False
     build_seconds: float | None = None
 
@@ -55,18 +60,22 @@ def parity_report(ref_logits: np.ndarray, var_logits: np.ndarray, labels: Sequen
     diff = np.abs(ref_logits - var_logits)
     m = classification_metrics(labels, var_pred, label_names, intervals=True)
     agree = agreement(ref_pred, var_pred)
-    changed_idx = np.flatnonzero(ref_pred != var_pred)
-    changed = [{"index": int(i), "text": _snippet(texts[i]), "fp32_label": label_names[int(ref_pred[i])],
-                "variant_label": label_names[int(var_pred[i])], "true_label": label_names[int(labels[i])]}
-               for i in changed_idx[:max_listed]]
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "metrics": m,
             "agreement": agree, "per_class_agreement": per_class_agreement(ref_pred, var_pred, label_names),
             "max_abs_logit_diff": float(diff.max()) if diff.size else 0.0,
             "mean_abs_logit_diff": float(diff.mean()) if diff.size else 0.0,
-            "changed_count": int(len(changed_idx)), "changed": changed, "flagged": bool(agree < threshold),
+            "changed_count": int((ref_pred != var_pred).sum()),
+            "changed": changed_examples(ref_pred, var_pred, labels, texts, label_names, max_listed=max_listed),
+            "agreement_matrix": agreement_matrix(ref_pred, var_pred, len(label_names)),
+            "flagged": bool(agree < threshold),
             "difference": paired_difference(labels, var_pred, ref_pred, len(label_names))}
 
 
-def _snippet(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= SNIPPET else text[:SNIPPET - 3] + "..."
+def teacher_comparison(teacher_pred: Sequence[int], var_logits: np.ndarray, labels: Sequence[int], texts: Sequence[str],
+                       label_names: Sequence[str], max_listed: int = MAX_CHANGED_LISTED) -> dict[str, Any]:
+    """A variant against the teacher's labels on the same texts: agreement, the matrix and the changed examples."""
+    teacher_pred, var_pred = np.asarray(teacher_pred), np.asarray(var_logits).argmax(-1)
+    return {"teacher_agreement": agreement(teacher_pred, var_pred),
+            "teacher_agreement_matrix": agreement_matrix(teacher_pred, var_pred, len(label_names)),
+            "teacher_changed": changed_examples(teacher_pred, var_pred, labels, texts, label_names,
+                                                keys=("teacher_label", "variant_label"), max_listed=max_listed)}

@@ -9,16 +9,18 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..data.columns import label_like_name
 from ..data.prepare import label_key
+from .explain import explain as explain_text
 from .predictors import Prediction, Predictor
 from .textfiles import row_text
 
 
-def predict_rows(predictor: Predictor, rows: Iterable[dict[str, Any]], text_column: str, batch_size: int = 32
-                 ) -> Iterator[tuple[list[dict[str, Any]], list[Prediction | None]]]:
+def predict_rows(predictor: Predictor, rows: Iterable[dict[str, Any]], text_column: str, batch_size: int = 32,
+                 explain: bool = False) -> Iterator[tuple[list[dict[str, Any]], list[Prediction | None]]]:
     """Predict rows ``batch_size`` at a time: yields ``(rows, predictions)``, ``None`` for a row without a text.
 
     Only one batch is held in memory, and batches of texts are those :meth:`Predictor.predict_stream`
-    makes, so a file gives the same predictions as the same texts given one by one in order.
+    makes, so a file gives the same predictions as the same texts given one by one in order. With
+    ``explain``, each prediction also carries its :class:`~.explain.Explanation` (much slower).
     """
     it = iter(rows)
     while True:
@@ -27,8 +29,17 @@ def predict_rows(predictor: Predictor, rows: Iterable[dict[str, Any]], text_colu
             return
         texts = [row_text(r, text_column) for r in batch]
         found = [t for t in texts if t]
-        preds = iter(predictor.to_predictions(predictor.forward(predictor.encode(found))) if found else [])
+        predictions = predictor.to_predictions(predictor.forward(predictor.encode(found))) if found else []
+        if explain:
+            for text, pred in zip(found, predictions):
+                pred.explanation = explain_text(predictor, text)
+        preds = iter(predictions)
         yield batch, [next(preds) if t else None for t in texts]
+
+
+def output_extras(predictor: Predictor, explain: bool = False) -> list[str]:
+    """The ``pred_<name>`` columns a batch output gets: ``uncertain`` with a min confidence set, ``explanation``."""
+    return (["uncertain"] if predictor.min_confidence > 0 else []) + (["explanation"] if explain else [])
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ from ..classical.model import WEIGHTS_FILE as CLASSICAL_WEIGHTS
 from ..classical.model import ClassicalModel, is_classical_folder
 from ..core.errors import DataError, ModelError, NTMMError
 from ..core.models import check_model_folder, count_parameters, load_classifier, load_tokenizer
-from ..reports.metrics import softmax
+from ..reports.calibration import Calibration, calibrated_probabilities, valid_temperature
 from .torch_int8 import TorchInt8Unavailable, quantize_dynamic_int8, state_dict_bytes
 
 NTMM_JSON = "ntmm.json"
@@ -43,11 +44,29 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 MAX_LENGTH_CAP = 512
 
 
+UNCERTAIN = "uncertain — review"  # how a prediction below the min confidence is marked (Predict step, ntmm predict)
+
+
 @dataclass
 class Prediction:
+    """One text's label with the (calibrated) probability of each class."""
+
     label: str
     label_id: int
     probabilities: dict[str, float]
+    uncertain: bool = False  # the top probability is below the predictor's min_confidence: "uncertain — review"
+    explanation: Any = None  # an :class:`~ntmm_engine.inference.explain.Explanation`, when one was asked for
+
+    @property
+    def confidence(self) -> float:
+        """The probability of the predicted label."""
+        return float(self.probabilities.get(self.label, 0.0))
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Values the batch writers can add as ``pred_<name>`` columns."""
+        return {"uncertain": self.uncertain,
+                "explanation": self.explanation.summary() if self.explanation is not None else None}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +110,26 @@ class Predictor:
         self.label_names = list(label_names)
         self.max_length = int(max_length)
         self.info = info  # the folder's ntmm.json ({} for foreign folders)
+        # Predictions whose top probability is below this are marked uncertain (0 = off); set by the caller
+        # from predict.min_confidence (the Predict step, ntmm predict --min-confidence).
+        self.min_confidence = 0.0
+        # Explanations hook into the model (captum); predictions in another thread wait for them.
+        self.lock = threading.RLock()
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature from ntmm.json (1 = none): probabilities are softmax(logits / T)."""
+        return valid_temperature(self.info.get("temperature"))
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The model's calibration record (scores before/after, risk–coverage on validation), if NTMM calibrated it."""
+        data = self.info.get("calibration")
+        try:
+            c = Calibration.from_dict(data) if isinstance(data, dict) else None
+        except (TypeError, ValueError):
+            return None
+        return c if c is not None and c.well_formed() else None
 
     @property
     def text_column(self) -> str | None:
@@ -132,13 +171,27 @@ class Predictor:
         """Label and class probabilities for each text, in input order."""
         return self.to_predictions(self.logits(texts, batch_size, on_progress))
 
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of a (batch, num_labels) logit array: the one place every back end's
+        logits are divided by the model's temperature (the bundle's predict.py does the same)."""
+        return calibrated_probabilities(logits, self.temperature)
+
     def to_predictions(self, logits: np.ndarray) -> list[Prediction]:
         """Turn a (batch, num_labels) logit array into :class:`Prediction` objects."""
-        probs = softmax(np.asarray(logits, dtype=np.float64))
+        probs = self.probabilities(logits)
         names = self.label_names
-        return [Prediction(label=names[int(i)], label_id=int(i),
-                           probabilities={n: float(p) for n, p in zip(names, row)})
-                for i, row in zip(probs.argmax(axis=-1), probs)]
+        return self.mark_uncertain([Prediction(label=names[int(i)], label_id=int(i),
+                                               probabilities={n: float(p) for n, p in zip(names, row)})
+                                    for i, row in zip(probs.argmax(axis=-1), probs)])
+
+    def mark_uncertain(self, predictions: list[Prediction]) -> list[Prediction]:
+        """Mark (in place) the predictions whose top probability is below :attr:`min_confidence` (strictly: a
+        prediction exactly at the threshold is kept, as the risk–coverage curve counts it); returns them."""
+        threshold = float(self.min_confidence or 0.0)
+        for p in predictions:
+            if p is not None:
+                p.uncertain = bool(threshold > 0 and p.confidence < threshold)
+        return predictions
 
     def predict_stream(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[tuple[list[str], list[Prediction]]]:
         """Predict an iterable of any length batch by batch: yields ``(texts, predictions)`` per batch.
@@ -179,7 +232,7 @@ class TorchPredictor(Predictor):
     def forward(self, encoded):
         import torch
 
-        with torch.inference_mode():
+        with self.lock, torch.inference_mode():
             feed = {k: torch.from_numpy(v) for k, v in encoded.items()}
             return self.model(**feed).logits.float().numpy()
 

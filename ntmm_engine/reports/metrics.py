@@ -50,6 +50,35 @@ def per_class_agreement(reference: Sequence[int], other: Sequence[int], label_na
     return out
 
 
+def agreement_matrix(reference: Sequence[int], other: Sequence[int], n_classes: int) -> list[list[int]]:
+    """Counts of texts per (reference label, other label): rows the reference's prediction (the teacher, or the
+    fp32 student), columns the other model's; off the diagonal are the texts whose label the compression moved."""
+    from sklearn.metrics import confusion_matrix
+
+    if not len(reference):
+        return [[0] * n_classes for _ in range(n_classes)]
+    return confusion_matrix(np.asarray(reference), np.asarray(other), labels=list(range(n_classes))).tolist()
+
+
+SNIPPET = 160
+
+
+def snippet(text: str, n: int = SNIPPET) -> str:
+    """A text on one line, cut at ``n`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+def changed_examples(reference: Sequence[int], other: Sequence[int], labels: Sequence[int], texts: Sequence[str],
+                     label_names: Sequence[str], keys: tuple[str, str] = ("fp32_label", "variant_label"),
+                     max_listed: int = 100) -> list[dict[str, Any]]:
+    """The first ``max_listed`` texts whose label differs between two models, with both labels and the true one."""
+    reference, other = np.asarray(reference), np.asarray(other)
+    idx = np.flatnonzero(reference != other)[:max_listed]
+    return [{"index": int(i), "text": snippet(texts[i]), keys[0]: label_names[int(reference[i])],
+             keys[1]: label_names[int(other[i])], "true_label": label_names[int(labels[i])]} for i in idx]
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)

@@ -14,6 +14,7 @@ from typing import Any
 from ..core.config import BUNDLED_MINILM, ProjectConfig
 from ..core.models import looks_like_hub_name
 from ..core.runfolder import atomic_write_text
+from .calibration import Calibration
 from .intervals import format_score
 
 BUNDLED_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -58,7 +59,7 @@ population and workflow, and without review by qualified clinicians.
 - It only knows the classes listed above and always answers with one of them, even for text unlike its training data.
 - The metrics describe the held-out splits of the training data only; performance drops under distribution shift
   (other hospitals, specialties, writing styles, languages, time periods).
-- Scores are not calibrated probabilities; check calibration before thresholding them.
+- {calibration}
 - Texts longer than {max_length} tokens are truncated, so evidence late in a long note is ignored.
 - It inherits the biases of its base model and of the training data; the per-class results show where it errs most."""
 
@@ -145,9 +146,10 @@ def render_model_card(*, role: str, config: ProjectConfig, metrics: dict[str, di
                       construction: str, data_report: dict | None = None, benchmark_row: dict | None = None,
                       machine: dict | None = None, citation: str | None = None, parameters: int | None = None,
                       folder: str | Path | None = None, classical: dict[str, dict[str, Any]] | None = None,
-                      warning: str = "") -> str:
+                      warning: str = "", calibration: Calibration | None = None) -> str:
     """The text of a model card (front matter + Markdown); ``classical``: the classical baseline's metrics per split,
-    shown beside this model's; ``warning``: why the model may not be better than it."""
+    shown beside this model's; ``warning``: why the model may not be better than it; ``calibration``: its temperature
+    and ECE/Brier/NLL before and after it."""
     folder = Path(folder) if folder is not None else None
     where = str(folder) if folder is not None else "path/to/model"
     report = data_report or {}
@@ -232,6 +234,9 @@ def render_model_card(*, role: str, config: ProjectConfig, metrics: dict[str, di
                         _table(["class", "precision", "recall", "F1", "support"],
                                [[c.get("label"), c.get("precision"), c.get("recall"), c.get("f1"), c.get("support")] for c in pc]), ""]
 
+    # -- calibration
+    out += _calibration_section(calibration)
+
     # -- benchmark
     if benchmark_row:
         out += ["## Speed and size", ""]
@@ -245,7 +250,7 @@ def render_model_card(*, role: str, config: ProjectConfig, metrics: dict[str, di
     out += ["## Intended use", "",
             "Research and engineering work on classifying medical text into the classes above, for example sorting "
             "notes or abstracts for review by people, and comparing the speed and accuracy of small models.", "",
-            "## Limitations", "", LIMITATIONS.format(max_length=max_length), ""]
+            "## Limitations", "", LIMITATIONS.format(max_length=max_length, calibration=_calibration_limit(calibration)), ""]
     worst = _weakest_classes(metrics)
     if worst:
         out += [f"Weakest classes on the {worst[0]} split (F1): " + ", ".join(f"{n} {f:.4f}" for n, f in worst[1]) + ".", ""]
@@ -274,6 +279,36 @@ def render_model_card(*, role: str, config: ProjectConfig, metrics: dict[str, di
     out += ["With the NTMM command line:", "", "```bash",
             f'ntmm predict --model "{where}" "58 yo with crushing chest pain radiating to the left arm"', "```", ""]
     return "\n".join(out)
+
+
+def _calibration_section(c: Calibration | None) -> list[str]:
+    if c is None or not c.splits:
+        return []
+    rows = []
+    for split in [s for s in ("validation", "test") if s in c.splits]:
+        raw, cal = c.scores(split, False), c.scores(split, True)
+        if raw is not None and cal is not None:
+            rows.append([split, f"{raw.ece:.4f} → {cal.ece:.4f}", f"{raw.brier:.4f} → {cal.brier:.4f}",
+                         f"{raw.nll:.4f} → {cal.nll:.4f}"])
+    how = ("fitted on the validation split by minimising the negative log-likelihood" if c.fitted_on == "validation"
+           else "the model's stored temperature")
+    return ["## Calibration", "",
+            f"Probabilities are temperature-scaled: the logits are divided by **T = {c.temperature:.4f}** ({how}) before "
+            "the softmax, by NTMM's predictors and the deployable bundle alike. This changes no label, only how sure the "
+            "probabilities are. Before → after temperature scaling (ECE: 15 equal-width bins on the top probability; "
+            "Brier: summed over classes; NLL: mean negative log-probability of the true class):", "",
+            _table(["split", "ECE", "Brier", "NLL"], rows, fmt=str), ""]
+
+
+def _calibration_limit(c: Calibration | None) -> str:
+    """The limitation line on calibration: measured when NTMM calibrated the model, a warning otherwise."""
+    cal = c.scores("test", True) if c is not None else None
+    if c is None or cal is None:
+        return "Scores were not calibrated for this model; check calibration before thresholding them."
+    raw = c.scores("test", False)
+    return (f"Probabilities are calibrated on the validation split only (temperature {c.temperature:.3f}; test ECE "
+            f"{raw.ece:.3f} before, {cal.ece:.3f} after): on other data they can again be over- or under-confident, so "
+            "check calibration on your own data before thresholding them.")
 
 
 def _machine_text(machine: dict) -> str:
@@ -307,12 +342,13 @@ def _weakest_classes(metrics: dict, k: int = 2):
 def write_model_card(folder: str | Path, *, role: str, config: ProjectConfig, metrics: dict[str, dict[str, Any]],
                      base_model: str, construction: str, data_report: dict | None = None,
                      benchmark_row: dict | None = None, machine: dict | None = None, citation: str | None = None,
-                     parameters: int | None = None, classical: dict[str, dict[str, Any]] | None = None) -> Path:
+                     parameters: int | None = None, classical: dict[str, dict[str, Any]] | None = None,
+                     calibration: Calibration | None = None) -> Path:
     """Write ``folder/README.md`` atomically; returns its path."""
     folder = Path(folder)
     text = render_model_card(role=role, config=config, metrics=metrics, base_model=base_model, construction=construction,
                              data_report=data_report, benchmark_row=benchmark_row, machine=machine, citation=citation,
-                             parameters=parameters, folder=folder, classical=classical)
+                             parameters=parameters, folder=folder, classical=classical, calibration=calibration)
     path = folder / "README.md"
     atomic_write_text(path, text)
     return path
@@ -330,12 +366,14 @@ VARIANT_TEXT = {
 
 def write_variant_card(folder: str | Path, *, variant: str, config: ProjectConfig, source: str,
                        test_metrics: dict[str, Any], parameters: int | None = None,
-                       classical_test: dict[str, Any] | None = None) -> Path:
-    """The card of an optimized variant: its parity metrics on the test split (beside the classical baseline's)."""
+                       classical_test: dict[str, Any] | None = None, calibration: Calibration | None = None) -> Path:
+    """The card of an optimized variant: its parity metrics on the test split (beside the classical baseline's) and
+    its own calibration."""
     return write_model_card(folder, role=f"student, {variant}", config=config, metrics={"test": test_metrics},
                             base_model=source, construction=f"{VARIANT_TEXT.get(variant, variant)} of the student in {source}",
                             data_report={"label_names": [c["label"] for c in test_metrics.get("per_class", [])]},
-                            parameters=parameters, classical={"test": classical_test} if classical_test else None)
+                            parameters=parameters, classical={"test": classical_test} if classical_test else None,
+                            calibration=calibration)
 
 
 def add_benchmark_section(folder: str | Path, row: dict[str, Any], machine: dict | None) -> None:

@@ -17,6 +17,7 @@ from ..core.config import RecipeConfig
 from ..core.errors import ConfigError
 from ..core.results import Record
 from ..core.runfolder import atomic_write_json, atomic_write_text, newest_complete_checkpoint, staging_dir
+from ..reports.calibration import Calibration
 from ..reports.compare import BaselineCheck
 from ..reports.intervals import format_score
 from ..reports.metrics import classification_metrics
@@ -206,6 +207,7 @@ class TrainResult(Record):
     plan: TrainingPlan | None = None                     # the schedule it followed (auto or explicit)
     classical: dict[str, dict[str, Any]] = field(default_factory=dict)  # the classical baseline's metrics per split
     baseline_check: BaselineCheck | None = None          # this model against the classical baseline (test split)
+    calibration: Calibration | None = None               # temperature (fitted on validation), ECE/Brier/NLL before/after
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary_text(self) -> str:
@@ -223,6 +225,8 @@ class TrainResult(Record):
             for name, mm in rows:
                 lines.append(f"{split:>11} {name:<10} {format_score(mm.get('accuracy'), mm.get('accuracy_ci')):<26} "
                              f"{format_score(mm.get('macro_f1'), mm.get('macro_f1_ci'))}")
+        if self.calibration is not None:
+            lines.append(f"Calibration: {self.calibration.summary()}")
         if self.baseline_check is not None and self.baseline_check.warning:
             lines.append("Warning: " + self.baseline_check.warning)
         return "\n".join(lines)

@@ -14,6 +14,7 @@ from ..core.jobframe import JobContext, finish_stage, is_main_process, job_frame
 from ..core.models import count_parameters, load_classifier, load_tokenizer, resolve_model_source
 from ..data.augment import augment_split
 from ..data.prepare import prepare_data, tokenize
+from ..reports.calibration import calibrate
 from ..reports.compare import baseline_check
 from ..reports.model_card import render_model_card
 from .plan import plan_training, world_size
@@ -123,13 +124,17 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
 
         result.best_step = _best_step(state)
         test_preds: list[int] = []
+        split_logits = {}
         for split in ("validation", "test"):
             ctx.emit(Progress(ctx.job, phase=f"evaluating {split}", done=0, total=1))
             m, logits = split_metrics(trainer, tokenized[split], prepared.label_names)
             result.metrics[split] = m
+            split_logits[split] = (logits, tokenized[split]["labels"])
             test_preds = logits.argmax(-1).tolist()
             ctx.emit(Evaluation(ctx.job, step=state.global_step, epoch=float(state.epoch or 0), split=f"final_{split}", metrics=m))
         tracking.log_final(trainer, result.metrics)
+    result.calibration = calibrate(split_logits)  # the temperature, fitted on validation, goes into ntmm.json
+    ctx.log(f"Calibration: {result.calibration.summary()}")
     result.baseline_check = baseline_check("teacher", prepared.splits["test"]["label"], test_preds,
                                            classical.predictions["test"], len(prepared.label_names))
     if result.baseline_check.warning:
@@ -141,7 +146,8 @@ def _run(ctx: JobContext, resume: bool, padding: str) -> TrainResult:
                                                          "max_length": cfg.data.max_length,
                                                          "label_names": prepared.label_names,
                                                          "text_column": prepared.report.text_column,
-                                                         "data_fingerprint": prepared.report.fingerprint}},
+                                                         "data_fingerprint": prepared.report.fingerprint,
+                                                         **result.calibration.model_info()}},
                               card=_model_card(ctx, result, prepared, out_dir))
     result.model_dir = str(out_dir)
     result.extra["data_report"] = prepared.report.to_dict()
@@ -159,7 +165,7 @@ def _model_card(ctx: JobContext, result: TrainResult, prepared, out_dir: Path) -
                                               f"classification head for {result.steps_done} optimizer steps ({result.stop_reason}); "
                                               f"the checkpoint with the best validation {t.early_stopping_metric} was kept",
                                  data_report=prepared.report.to_dict(), parameters=result.parameters, folder=out_dir,
-                                 classical=result.classical,
+                                 classical=result.classical, calibration=result.calibration,
                                  warning=result.baseline_check.warning if result.baseline_check else "")
     except Exception as exc:  # noqa: BLE001
         ctx.log(f"Could not write the model card: {type(exc).__name__}: {exc}", level="warning")

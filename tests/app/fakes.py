@@ -31,6 +31,16 @@ class FakePrediction:
         self.label = label
         self.label_id = list(probabilities).index(label)
         self.probabilities = probabilities
+        self.uncertain = False
+        self.explanation = None
+
+    @property
+    def confidence(self):
+        return self.probabilities[self.label]
+
+    @property
+    def extra(self):
+        return {"uncertain": self.uncertain, "explanation": None}
 
 
 class FakePredictor:
@@ -38,6 +48,10 @@ class FakePredictor:
 
     label_names = ["cardio", "neuro", "gastro"]
     text_column = None  # not trained by NTMM: files are read with the detected column
+    calibration = None  # not calibrated by NTMM: no risk-coverage curve
+
+    def __init__(self):
+        self.min_confidence = 0.0
 
     def predict(self, texts, batch_size=32, on_progress=None):
         out = []
@@ -46,4 +60,9 @@ class FakePredictor:
             out.append(FakePrediction(max(p, key=p.get), p))
             if on_progress:
                 on_progress(i + 1, len(texts))
-        return out
+        return self.mark_uncertain(out)
+
+    def mark_uncertain(self, predictions):
+        for p in predictions:
+            p.uncertain = bool(self.min_confidence > 0 and p.confidence < self.min_confidence)
+        return predictions

@@ -281,6 +281,20 @@ case("predict_sheet_not_found", "`ntmm predict --sheet` names a sheet the workbo
                      str(_workbook(e, "book.xlsx", {"Notes": _rows(), "Done": _rows(2)}))),
      "cli", r"--sheet: no sheet 'Todo' in .*book.xlsx \(sheets: Notes, Done\)", ("book.xlsx",), kind="model")
 
+case("predict_min_confidence_out_of_range", "`ntmm predict --min-confidence 1.5`",
+     lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--min-confidence", "1.5", *GOOD_TEXTS),
+     "cli", r"--min-confidence 1.5: must be between 0 and 1 \(0 = off\)", ("--min-confidence",), kind="model")
+case("predict_target_accuracy_percent", "`ntmm predict --target-accuracy 95` (a percentage, not a share)",
+     lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--target-accuracy", "95", *GOOD_TEXTS),
+     "cli", r"--target-accuracy 95.0: must be above 0 and at most 1 \(e.g. 0.95\)", ("--target-accuracy",), kind="model")
+case("predict_target_accuracy_uncalibrated", "`ntmm predict --target-accuracy` with a model NTMM did not calibrate",
+     lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--target-accuracy", "0.9", *GOOD_TEXTS),
+     "cli", r"has no risk-coverage curve \(it was not calibrated by NTMM\).*--min-confidence", ("tiny_bert",), kind="model")
+case("predict_min_confidence_setting", "a project file with `predict.min_confidence: 2`",
+     lambda e: load_config(e.yaml("predict:\n  min_confidence: 2\n")),
+     ConfigError, r"predict.min_confidence: 2.0 is out of range; allowed \[0.0, 1.0\]", ("predict.min_confidence",),
+     kind="config")
+
 
 # ------------------------------------------------------------------ unlabelled texts (data.unlabelled): the same messages
 def _plain_lines(e: Env):
@@ -555,6 +569,22 @@ case("predict_file_latin1", "`ntmm predict --file` on a Latin-1 file",
      lambda e: e.cli("predict", "--model", str(e.tiny_bert), "--file",
                      str(e.file("in.csv", "text\nfine text\ncaf\xe9 au lait\n".encode("latin-1")))),
      "cli", r"is not UTF-8 text \(line 3, byte \d+: invalid continuation byte\)", ("in.csv",), kind="model")
+
+
+
+def _broken_temperature(e: Env):
+    folder = e.model_copy("hot")
+    (folder / "ntmm.json").write_text(json.dumps({"temperature": "hot", "calibration": {"temperature": [1]}}))
+    return load_predictor(folder)
+
+
+def _check_broken_temperature(pred, e: Env) -> None:
+    assert pred.temperature == 1.0 and pred.calibration is None  # ignored: probabilities as the logits give them
+    assert len(pred.predict(GOOD_TEXTS)) == 2
+
+
+case("calibration_broken_in_ntmm_json", "a model whose ntmm.json has a temperature that is not a number",
+     _broken_temperature, None, kind="model", check=_check_broken_temperature)
 
 
 # ------------------------------------------------------------------ configs

@@ -92,7 +92,12 @@ def test_reports_written_with_sweep(benchmarked):
     assert {(b, s) for _, b, s in combos} == {(1, 16), (1, 32), (4, 16), (4, 32)}
     assert all(p["ms_per_sample"] > 0 and p["samples_per_s"] > 0 for p in sweep["points"])
     md = (stage / "benchmark.md").read_text()
-    assert md.count("| student_onnx_int8 |") == 1 and "## Sweep: student_onnx_int8" in md
+    assert md.count("| student_onnx_int8 |") == 2 and "## Sweep: student_onnx_int8" in md  # its row, its calibration row
+    assert "## Calibration (test split)" in md and "| ECE raw | ECE calibrated |" in md
+    for r in result.rows:  # ECE, Brier and NLL of what a user gets, on the test split
+        cal = r.calibration.scores("test")
+        assert r.calibration.fitted_on in ("stored", "none") and 0 <= cal.ece <= 1 and cal.nll > 0
+        assert sum(cal.reliability.counts) == result.settings["test_examples"]
     assert result.environment["cpu"] in md  # the machine is part of every report
     assert "student_onnx_int8" in result.summary_text()
 

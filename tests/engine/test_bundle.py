@@ -92,6 +92,8 @@ def test_bundle_applies_the_calibration_temperature(models, tmp_path):
     expected = softmax(logits / 2.5)
     got = _bundle_predict(tmp_path / "bundle", TEXTS)
     np.testing.assert_allclose([[g["probabilities"][n] for n in LABELS] for g in got], expected, atol=1e-6)
+    # NTMM's own predictor applies the same temperature: the bundle gives the calibrated probabilities of ntmm predict
+    _assert_same(got, load_predictor(calibrated).predict(TEXTS))
 
 
 def test_export_refuses_what_it_cannot_bundle(models, tmp_path):
@@ -131,7 +133,11 @@ def bundle_venv(tmp_path_factory, models):
     """A fresh venv with only the bundle's requirements (no system site-packages); skip if pip cannot install."""
     root = tmp_path_factory.mktemp("bundle_venv")
     bundle = root / "bundle"
-    export_bundle(models["onnx_int8"], bundle)
+    calibrated = root / "student_onnx_int8"  # as optimize writes it: with its own calibration temperature
+    shutil.copytree(models["onnx_int8"], calibrated)
+    info = json.loads((calibrated / "ntmm.json").read_text())
+    (calibrated / "ntmm.json").write_text(json.dumps({**info, "temperature": 1.7}))
+    export_bundle(calibrated, bundle)
     venv = root / "venv"
     made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
     if made.returncode != 0:
@@ -142,13 +148,14 @@ def bundle_venv(tmp_path_factory, models):
                           str(bundle / "requirements.txt")], capture_output=True, text=True, env=env, timeout=600)
     if pip.returncode != 0:
         pytest.skip(f"cannot install the bundle's requirements (no package index?): {pip.stderr.strip()[-500:]}")
-    return bundle, python, env
+    return bundle, python, env, calibrated
 
 
 def test_bundle_in_a_fresh_venv_gives_the_labels_and_probabilities_of_ntmm_predict(bundle_venv, models, tmp_path, capsys):
     from ntmm_engine.cli.main import main
 
-    bundle, python, env = bundle_venv
+    bundle, python, env, calibrated = bundle_venv
+    assert json.loads((bundle / BUNDLE_FILE).read_text())["temperature"] == 1.7  # calibrated probabilities on both sides
     for banned in ("torch", "transformers", "ntmm_engine"):
         probe = subprocess.run([str(python), "-c", f"import {banned}"], capture_output=True, text=True, env=env, cwd=tmp_path)
         assert probe.returncode != 0, f"{banned} is importable in the bundle's venv"
@@ -158,7 +165,7 @@ def test_bundle_in_a_fresh_venv_gives_the_labels_and_probabilities_of_ntmm_predi
     from_bundle = json.loads(run.stdout)
     assert [b["text"] for b in from_bundle] == TEXTS
     out = tmp_path / "ntmm.jsonl"
-    assert main(["predict", "--model", str(models["onnx_int8"]), "--out", str(out), *TEXTS]) == 0
+    assert main(["predict", "--model", str(calibrated), "--out", str(out), *TEXTS]) == 0
     capsys.readouterr()
     from_ntmm = [json.loads(line) for line in out.read_text().splitlines()]
     assert [b["label"] for b in from_bundle] == [r["pred_label"] for r in from_ntmm]

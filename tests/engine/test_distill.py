@@ -7,6 +7,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -179,8 +180,14 @@ def test_distill_end_to_end_with_baseline(project):
         assert card["construction"]["kind"] == "shrink"
         assert card["teacher"] == str(project.run_path / "teacher" / "model")
         assert card["label_names"] == ["cardio", "gastro", "neuro"]
+        assert card["temperature"] == res.calibration.temperature and res.calibration.fitted_on == "validation"
+        changed = result.changed[role]
+        assert all(c["teacher_label"] != c["model_label"] for c in changed)
         for split in ("validation", "test"):
             m = res.metrics[split]
+            matrix = np.asarray(result.agreement_matrix[role][split])  # rows: the teacher's label, columns: this model's
+            assert matrix.sum() == len(result.teacher_predictions[split])
+            assert np.trace(matrix) / matrix.sum() == pytest.approx(result.agreement[role][split])
             assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "loss"} <= set(m)
             assert 0.0 <= result.agreement[role][split] <= 1.0
             assert set(result.f1_gap[role][split]) == {"cardio", "gastro", "neuro"}

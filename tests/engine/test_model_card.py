@@ -108,3 +108,24 @@ def test_variant_card_and_benchmark_section(tmp_path):
     text = (folder / "README.md").read_text()
     assert text.count("## Speed and size") == 1 and "2.5" in text and "1.234" not in text and "Test CPU" in text
     assert text.index("## Speed and size") < text.index("## Intended use")
+
+
+def test_card_states_the_measured_calibration_instead_of_not_calibrated(tmp_path):
+    import numpy as np
+
+    from ntmm_engine.reports.calibration import calibrate
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 3))
+    y = z.argmax(axis=1)
+    y[:40] = (y[:40] + 1) % 3
+    c = calibrate({"validation": (4 * z, y), "test": (4 * z, y)})
+    cfg = ProjectConfig(name="p")
+    cfg.base_dir = str(tmp_path)
+    text = render_model_card(role="student", config=cfg, metrics={}, base_model="bert", construction="x", calibration=c)
+    raw, cal = c.scores("test", False), c.scores("test", True)
+    assert "## Calibration" in text and f"T = {c.temperature:.4f}" in text
+    assert f"| test | {raw.ece:.4f} → {cal.ece:.4f} |" in text
+    assert "not calibrated" not in text and f"test ECE {raw.ece:.3f} before, {cal.ece:.3f} after" in text
+    plain = render_model_card(role="student", config=cfg, metrics={}, base_model="bert", construction="x")
+    assert "## Calibration" not in plain and "Scores were not calibrated for this model" in plain

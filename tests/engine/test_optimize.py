@@ -16,29 +16,45 @@ from ntmm_engine.core.events import CancelToken, Evaluation, JobFinished, Progre
 from ntmm_engine.export.parity import parity_report
 from ntmm_engine.export.optimize import OptimizeResult, run_optimize
 from ntmm_engine.inference.predictors import load_predictor
-from ntmm_engine.core.runfolder import RunFolder, read_json
+from ntmm_engine.core.runfolder import RunFolder, atomic_write_json, read_json
 
 
-def make_project(root: Path, factory, *, student: bool = True) -> ProjectConfig:
-    """A project whose run folder holds a tiny teacher and student, as the earlier stages would leave it."""
+def make_project(root: Path, factory, *, student: bool = True, calibrated: bool = False) -> ProjectConfig:
+    """A project whose run folder holds a tiny teacher and student, as the earlier stages would leave it.
+
+    ``calibrated``: as the teacher and distill stages leave them, each model has the temperature fitted on its
+    validation logits in its ntmm.json, and the distill result records the teacher's test labels.
+    """
+    from ntmm_engine.classical.job import eval_fingerprint
     from ntmm_engine.data.prepare import prepare_data
+    from ntmm_engine.reports.calibration import calibrate
 
     root.mkdir(parents=True, exist_ok=True)
     cfg = ProjectConfig(name="tiny", run_dir=str(root / "runs"))
     cfg.base_dir = str(root)
     cfg.data.train = str(write_csv(root / "easy.csv", make_rows(20)))
     cfg.data.max_length = 32
-    names = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir).label_names
+    prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir)
+    names = prepared.label_names
     for rel, role, layers in (("teacher/model", "teacher", 2), ("distill/student", "student", 1))[:2 if student else 1]:
         dst = cfg.run_path / rel
         shutil.copytree(factory(layers=layers, seed=layers), dst)
-        (dst / "ntmm.json").write_text(json.dumps({"role": role, "max_length": 32, "label_names": names}))
+        info = {"role": role, "max_length": 32, "label_names": names}
+        (dst / "ntmm.json").write_text(json.dumps(info))
+        if calibrated:
+            model = load_predictor(dst)
+            logits = {s: (model.logits(list(prepared.splits[s]["text"])), prepared.splits[s]["label"]) for s in ("validation", "test")}
+            (dst / "ntmm.json").write_text(json.dumps({**info, **calibrate(logits).model_info()}))
+            if role == "teacher":
+                atomic_write_json(cfg.run_path / "distill" / "result.json", {
+                    "status": "completed", "run_dir": str(cfg.run_path), "eval_fingerprint": eval_fingerprint(prepared),
+                    "teacher_predictions": {"test": logits["test"][0].argmax(-1).tolist()}})
     return cfg
 
 
 @pytest.fixture(scope="module")
 def optimized(tmp_path_factory, tiny_bert_factory):
-    cfg = make_project(tmp_path_factory.mktemp("opt"), tiny_bert_factory)
+    cfg = make_project(tmp_path_factory.mktemp("opt"), tiny_bert_factory, calibrated=True)
     events = []
     result = run_optimize(cfg, events.append)
     return cfg, result, events
@@ -99,6 +115,54 @@ def test_every_variant_is_built_checked_and_loadable(optimized):
     assert {"exporting onnx", "quantizing torch_int8", "quantizing onnx_int8", "parity onnx_int8"} <= phases
     assert {e.split for e in events if isinstance(e, Evaluation)} == {"parity_fp32", "parity_torch_int8", "parity_onnx", "parity_onnx_int8"}
     assert "onnx_int8" in result.summary_text() and isinstance(events[-1], JobFinished)
+
+
+def test_every_variant_is_recalibrated_on_its_own_outputs_and_onnx_agrees_with_torch(optimized, tmp_path, capsys):
+    from ntmm_engine.cli.main import main
+    from ntmm_engine.reports.calibration import Calibration
+
+    cfg, result, _ = optimized
+    student = cfg.run_path / "distill" / "student"
+    student_t = json.loads((student / "ntmm.json").read_text())["temperature"]
+    assert result.reference.calibration.fitted_on == "stored" and result.reference.calibration.temperature == student_t
+    assert result.classical.calibration is not None and set(result.classical.calibration.splits) == {"validation", "test"}
+    texts = [r["text"] for r in make_rows(3, seed=7)]
+    torch_probs = load_predictor(student).predict(texts)
+    for name, v in result.variants.items():
+        folder = Path(v.path)
+        info = json.loads((folder / "ntmm.json").read_text())
+        c = v.calibration
+        assert c.fitted_on == "validation" and set(c.splits) == {"validation", "test"} and c.risk_coverage.thresholds
+        assert info["temperature"] == c.temperature and Calibration.from_dict(info["calibration"]) == c  # stored with it
+        assert c.scores("validation").nll <= c.scores("validation", calibrated=False).nll + 1e-12  # fitted: NLL not worse
+        assert "## Calibration" in (folder / "README.md").read_text() and f"T = {c.temperature:.4f}" in (folder / "README.md").read_text()
+        # the same calibrated probabilities from a fresh load_predictor and from ntmm predict
+        fresh = load_predictor(folder).predict(texts)
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["predict", "--model", str(folder), "--out", str(out), *texts]) == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        for p, r in zip(fresh, rows):
+            assert r["pred_label"] == p.label and max(abs(r[f"p_{n}"] - q) for n, q in p.probabilities.items()) < 1e-5
+    capsys.readouterr()
+    # ONNX fp32 has the student's logits, so its own temperature and its calibrated probabilities are the student's
+    onnx = result.variants["onnx"].calibration
+    assert onnx.temperature == pytest.approx(student_t, rel=1e-3)
+    for p, q in zip(torch_probs, load_predictor(cfg.run_path / "optimize" / "student_onnx").predict(texts)):
+        assert p.label == q.label and max(abs(p.probabilities[n] - q.probabilities[n]) for n in p.probabilities) < 1e-5
+    assert "→" in result.summary_text()
+
+
+def test_variants_are_compared_with_the_teachers_labels(optimized):
+    cfg, result, _ = optimized
+    n = result.test_examples
+    for v in [result.reference, *result.variants.values()]:
+        m = np.asarray(v.teacher_agreement_matrix)
+        assert m.shape == (3, 3) and m.sum() == n and v.teacher_agreement == pytest.approx(np.trace(m) / n)
+        assert len(v.teacher_changed) == n - np.trace(m)
+        assert all({"teacher_label", "variant_label", "true_label", "text"} <= set(c) for c in v.teacher_changed)
+    for v in result.variants.values():  # and with the fp32 student's, beside the examples whose label changed
+        m = np.asarray(v.agreement_matrix)
+        assert m.sum() == n and n - np.trace(m) == v.changed_count == len(v.changed)
 
 
 def test_onnx_graphs_have_dynamic_axes_and_int8_embeddings(optimized):

@@ -87,6 +87,14 @@ def test_tiny_teacher_run_events_schedule_and_artifacts(tiny_config):
     assert (run / "config.yaml").is_file()
     info = json.loads((run / "teacher" / "model" / "ntmm.json").read_text())
     assert info["text_column"] == "text"  # prediction reads the same column
+    # calibrated on validation: the temperature goes with the model, every predictor applies it
+    c = result.calibration
+    assert c.fitted_on == "validation" and info["temperature"] == c.temperature and set(c.splits) == {"validation", "test"}
+    assert c.scores("validation").nll <= c.scores("validation", calibrated=False).nll + 1e-12
+    from ntmm_engine.inference.predictors import load_predictor
+    assert load_predictor(run / "teacher" / "model").temperature == c.temperature
+    assert "Calibration: temperature" in result.summary_text()
+    assert "## Calibration" in (run / "teacher" / "model" / "README.md").read_text()
     assert TrainResult.from_dict(json.loads((run / "teacher" / "result.json").read_text())) == result
 
 
