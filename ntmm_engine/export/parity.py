@@ -43,6 +43,8 @@ class VariantParity(Record):
     difference: dict[str, Any] = field(default_factory=dict)  # macro-F1 minus the fp32 model's, paired bootstrap
     flagged: bool = False
     build_seconds: float | None = None
+    agreement_with: dict[str, float] = field(default_factory=dict)  # e.g. the pruned INT8 against the unpruned one
+    vocabulary: dict[str, Any] = field(default_factory=dict)  # vocabulary pruning: pieces kept, texts checked
 
 
 def parity_report(ref_logits: np.ndarray, var_logits: np.ndarray, labels: Sequence[int], texts: Sequence[str],
