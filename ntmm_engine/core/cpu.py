@@ -115,7 +115,11 @@ def machine_state() -> dict[str, Any]:
     """Load, governor and the system-wide CPU time so far (to tell later how much other programs used)."""
     import psutil
 
-    t = psutil.cpu_times()
-    busy = sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal"))
-    return {"load_1min": load_average(), "governors": governors(), "cpu_busy_seconds": busy,
+    per_cpu = psutil.cpu_times(percpu=True)
+    try:  # only the CPUs this process may run on: busy CPUs elsewhere on the host do not slow it down
+        mine = [per_cpu[i] for i in sorted(os.sched_getaffinity(0)) if i < len(per_cpu)] or per_cpu
+    except AttributeError:  # macOS, Windows
+        mine = per_cpu
+    busy = sum(getattr(t, k, 0.0) for t in mine for k in ("user", "nice", "system", "irq", "softirq", "steal"))
+    return {"load_1min": load_average(), "governors": governors(), "cpu_busy_seconds": round(busy, 3),
             "platform": sys.platform}
