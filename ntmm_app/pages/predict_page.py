@@ -358,7 +358,9 @@ class PredictPage(StepPage):
     def use_model(self, path: str) -> None:
         """Load ``path`` (a project variant, e.g. the benchmark's recommended one) into the first model slot."""
         self._needs_model_refresh = False
-        self.slot_a.fill(self.project.state().models(), path)
+        state = self.project.state()
+        rec = state.recommendation()
+        self.slot_a.fill(state.models(), path, rec.variant if rec is not None else "")
         self.slot_a.add_and_load(path)
         self.refresh_state()
 

@@ -201,3 +201,30 @@ def test_static_student_round_trips_through_save_and_load(tiny_model, tmp_path):
     assert pred.kind == "onnx" and pred.label_names == ["a", "b", "c"]
     np.testing.assert_allclose(pred.logits(texts, batch_size=7), expected, atol=1e-4)
     assert [p.label for p in pred.predict(texts[:3])] == [["a", "b", "c"][i] for i in expected[:3].argmax(-1)]
+
+
+# ------------------------------------------------------------------ the run folder and the CLI
+def test_recommendation_follows_the_current_budget_in_run_state_and_cli(tmp_path, capsys):
+    from ntmm_engine.benchmark.report import BenchmarkResult
+    from ntmm_engine.cli.main import main
+    from ntmm_engine.core.config import ProjectConfig
+    from ntmm_engine.core.runfolder import RunFolder, atomic_write_json
+    from ntmm_engine.runs import RunState
+
+    cfg = ProjectConfig(name="p", run_dir=str(tmp_path / "runs"))
+    cfg.base_dir = str(tmp_path)
+    for rel, name in (("teacher/model", "config.json"), ("optimize/student_onnx_int8", "model.onnx"), ("optimize/student_static", "model.onnx")):
+        (cfg.run_path / rel).mkdir(parents=True)
+        (cfg.run_path / rel / name).write_text("{}")
+    rows = [r for r in table() if r.variant in ("teacher_fp32", "student_onnx_int8", "student_static")]
+    atomic_write_json(cfg.run_path / "benchmark" / "result.json", BenchmarkResult(run_dir=str(cfg.run_path), rows=rows).to_dict())
+    RunFolder(cfg.run_path).update_stage("benchmark", status="completed")
+    cfg.save(tmp_path / "p.yaml")
+    assert RunState(cfg).default_model()[0] == "student_onnx_int8"  # no budget: the most accurate is the Predict step's choice
+    cfg.benchmark.budget_max_latency_ms = 1.0
+    assert RunState(cfg).default_model()[0] == "student_static"
+    assert main(["recommend", "--config", str(tmp_path / "p.yaml"), "--max-latency-ms", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Budget: latency ≤ 1 ms" in out and "Recommended: student_static" in out and "optimize/student_static" in out
+    assert main(["recommend", "--config", str(tmp_path / "p.yaml"), "--max-latency-ms", "0.01"]) == 0
+    assert "No variant meets the budget" in capsys.readouterr().out
