@@ -49,7 +49,8 @@ class StaticSettings:
     dim: int = 256
     hidden: int = 0  # 0 = linear head
     epochs: int = 40
-    learning_rate: float = 3e-3
+    min_steps: int = 500  # small data: train at least this many steps (as the auto recipe does), whatever ``epochs`` says
+    learning_rate: float = 1e-2
     batch_size: int = 32
     temperature: float = 3.0
     alpha: float = 0.5
@@ -162,7 +163,10 @@ def train_static(embeddings: np.ndarray, train: dict[str, np.ndarray], validatio
     best, best_state, best_epoch, waited, history = -1.0, None, 0, 0, []
     t0 = time.monotonic()
     T, alpha = s.temperature, s.alpha if soft is not None else 0.0
-    for epoch in range(1, s.epochs + 1):
+    steps_per_epoch = -(-len(labels) // s.batch_size)
+    epochs = max(s.epochs, -(-s.min_steps // steps_per_epoch))
+    patience = max(s.patience, epochs // 5)
+    for epoch in range(1, epochs + 1):
         model.train()
         for batch in torch.randperm(len(labels), generator=gen).split(s.batch_size):
             logits = model(ids[batch], mask[batch])
@@ -178,13 +182,13 @@ def train_static(embeddings: np.ndarray, train: dict[str, np.ndarray], validatio
             score = float(metric(validation["labels"], model(v_ids, v_mask).argmax(-1).numpy()))
         history.append(score)
         if on_epoch is not None:
-            on_epoch(epoch, s.epochs, score)
+            on_epoch(epoch, epochs, score)
         if score > best:
             best, best_epoch, waited = score, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             waited += 1
-            if waited >= s.patience:
+            if waited >= patience:
                 break
     model.load_state_dict(best_state)
     return weights_of(model), {"best_epoch": best_epoch, "epochs_run": len(history), "validation_macro_f1": history,

@@ -418,11 +418,16 @@ class _Optimizer:
         n_labels = len(self.label_names)
         macro = lambda y, p: classification_metrics(y, p, [str(i) for i in range(n_labels)])["macro_f1"]  # noqa: E731
         self.step("static student: training")
-        erep = ProgressReporter(ctx.job, "static student: training", settings.epochs, ctx.emit, ctx.cancel)
+        reporters: list[ProgressReporter] = []  # made at the first epoch, which knows how many epochs are planned
+
+        def on_epoch(epoch: int, epochs: int, f1: float) -> None:
+            if not reporters:
+                reporters.append(ProgressReporter(ctx.job, "static student: training", epochs, ctx.emit, ctx.cancel))
+            reporters[0].advance(1, message=f"validation macro-F1 {f1:.3f}")
         weights, summary = static_student.train_static(
             emb, {**enc(texts), "labels": to_model[train_labels]},
             {**enc(val["text"]), "labels": to_model[np.asarray(val["label"], dtype=np.int64)]}, n_labels, settings,
-            teacher_logits=soft_model, metric=macro, on_epoch=lambda e, n, f1: erep.advance(1, message=f"validation macro-F1 {f1:.3f}"))
+            teacher_logits=soft_model, metric=macro, on_epoch=on_epoch)
         params = int(sum(v.size for v in weights.values()))
         info = {"teacher": t_dir, "vocabulary": vocab.describe(), "training": summary,
                 "settings": {"dim": settings.dim, "hidden": settings.hidden, "temperature": settings.temperature,
