@@ -149,8 +149,11 @@ def round_ratio(bench, slow: str, fast: str) -> dict:
     return {"median": float(np.median(pairs)), "low": min(pairs), "high": max(pairs), "rounds": len(pairs)} if pairs else {}
 
 
-def frontier_png(bench, path: Path, recommended: str) -> bool:
-    """The frontier chart (matplotlib): log-x latency against macro-F1 with intervals, area ~ size."""
+def frontier_png(bench, path: Path, recommended: str, data: str) -> bool:
+    """The frontier chart (matplotlib): log-x latency against macro-F1 with intervals, area ~ size.
+
+    Points are numbered and listed on the right: names would overlap where variants cluster.
+    """
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -158,38 +161,47 @@ def frontier_png(bench, path: Path, recommended: str) -> bool:
     except ImportError:
         print("matplotlib is not installed: no PNG")
         return False
+    import textwrap
+
     from ntmm_engine.api import pareto_front
 
-    rows = [r for r in bench.rows if r.status == "ok" and r.latency_ms_median and r.macro_f1 is not None]
+    rows = sorted([r for r in bench.rows if r.status == "ok" and r.latency_ms_median and r.macro_f1 is not None],
+                  key=lambda r: r.latency_ms_median)
     front = pareto_front([(r.variant, r.latency_ms_median, r.macro_f1) for r in rows])
-    fig, ax = plt.subplots(figsize=(11, 6.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(12, 6.5), dpi=110)
+    fig.subplots_adjust(left=0.07, right=0.72, top=0.86, bottom=0.1)
     top = max((r.size_bytes or 1) for r in rows)
-    for r in rows:
+    listing = []
+    for i, r in enumerate(rows, start=1):
         color = "#444444" if r.variant.startswith("teacher") else "#8c564b" if r.variant.startswith("classical") else "#1f77b4"
         marker = "^" if r.variant.startswith("teacher") else "s" if r.variant.startswith("classical") else "o"
         lo, hi = (r.macro_f1_ci or [r.macro_f1, r.macro_f1])[:2]
-        ax.errorbar(r.latency_ms_median, r.macro_f1, yerr=[[r.macro_f1 - lo], [hi - r.macro_f1]], fmt="none", ecolor="#888888",
+        ax.errorbar(r.latency_ms_median, r.macro_f1, yerr=[[r.macro_f1 - lo], [hi - r.macro_f1]], fmt="none", ecolor="#999999",
                     elinewidth=1, capsize=3, zorder=1)
         ax.scatter(r.latency_ms_median, r.macro_f1, s=40 + 900 * (r.size_bytes or 0) / top, c=color, marker=marker,
                    alpha=0.35 if not bench.reliable else 0.75, edgecolors="#222222", zorder=2)
-        ax.annotate(r.variant, (r.latency_ms_median, r.macro_f1), textcoords="offset points", xytext=(6, 4), fontsize=7.5,
-                    color="#d62728" if r.variant == recommended else "#222222")
-        if r.variant == recommended:
+        rec = r.variant == recommended
+        ax.annotate(str(i), (r.latency_ms_median, r.macro_f1), textcoords="offset points", xytext=(7, 3), fontsize=8,
+                    color="#d62728" if rec else "#222222", weight="bold" if rec else "normal")
+        if rec:
             ax.scatter(r.latency_ms_median, r.macro_f1, s=60 + 1100 * (r.size_bytes or 0) / top, facecolors="none",
                        edgecolors="#d62728", linewidths=2.5, zorder=3)
+        size = f"{r.size_bytes / 1e6:.1f} MB" if r.size_bytes else ""
+        listing.append(f"{i:>2} {r.variant}{' *' if r.variant in front else ''}{'  (recommended)' if rec else ''}\n"
+                       f"    {r.latency_ms_median:.3g} ms, F1 {r.macro_f1:.3f}, {size}")
     by = {r.variant: r for r in rows}
     ax.plot([by[n].latency_ms_median for n in front], [by[n].macro_f1 for n in front], "--", color="#2ca02c", lw=1.5,
-            label="frontier", zorder=0)
+            label="frontier (* in the list)", zorder=0)
     ax.set_xscale("log")
-    ax.set_xlabel("latency at batch 1, ms (median of the rounds; log scale)")
+    ax.set_xlabel("latency at batch 1, ms (median of the interleaved rounds; log scale)")
     ax.set_ylabel("test macro-F1 (bars: 95 % bootstrap interval)")
-    title = "Speed frontier on Medical Abstracts: marker area ~ size; red ring: recommended"
+    title = f"Speed frontier on {data}: marker area ~ size on disk; red ring: recommended"
     if not bench.reliable:
-        title += "\nTIMINGS UNRELIABLE: " + bench.unreliable_reason
-    ax.set_title(title, fontsize=10, color="#d62728" if not bench.reliable else "black")
+        title += "\n" + "\n".join(textwrap.wrap(bench.unreliable_reason.upper()[:8] + bench.unreliable_reason[8:], 110)[:3])
+    ax.set_title(title, fontsize=9.5, color="#d62728" if not bench.reliable else "black", loc="left")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    fig.text(0.74, 0.86, "\n".join(listing), fontsize=7.2, family="monospace", va="top")
     fig.savefig(path)
     plt.close(fig)
     return True
@@ -335,7 +347,8 @@ def main() -> None:
     name = "speed_frontier" + ("-smoke" if args.smoke else "")
     png = out_dir / f"{name}.png"
     out_dir.mkdir(parents=True, exist_ok=True)
-    has_png = frontier_png(bench, png, bench.recommendation.variant if bench.recommendation else "")
+    has_png = frontier_png(bench, png, bench.recommendation.variant if bench.recommendation else "",
+                           "synthetic smoke data" if args.smoke else "Medical Abstracts (test split)")
 
     # 6. the report
     from ntmm_engine.api import pareto_front
