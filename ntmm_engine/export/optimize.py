@@ -136,6 +136,7 @@ class _Optimizer:
         self.ctx, self.cfg = ctx, ctx.config
         self.variants = [v for v in OPTIMIZE_VARIANTS if v in self.cfg.optimize.variants]  # fixed order: onnx before onnx_int8
         self.variant_logits: dict[str, np.ndarray] = {}  # test logits of the variants built so far (agreement between them)
+        self.static_teacher = ""  # the teacher the static student was distilled from
         self.total = 2 + 2 * len(self.variants)
         self.done = 0
         self.result = OptimizeResult(run_dir=str(ctx.run.root), agreement_threshold=self.cfg.optimize.agreement_threshold,
@@ -266,7 +267,8 @@ class _Optimizer:
     def _card(self, variant: str, out: Path, entry: dict[str, Any]) -> None:
         """README.md model card with the parity metrics; a failure only logs."""
         try:
-            write_variant_card(out, variant=variant, config=self.cfg, source=str(self.source), test_metrics=entry["metrics"],
+            source = self.static_teacher if variant == "static" else str(self.source)
+            write_variant_card(out, variant=variant, config=self.cfg, source=source, test_metrics=entry["metrics"],
                                parameters=self.parameters,
                                classical_test=self.result.classical.metrics if self.result.classical else None)
         except Exception as exc:  # noqa: BLE001
@@ -389,7 +391,7 @@ class _Optimizer:
         """The static-embedding student, distilled from the teacher (see :mod:`~ntmm_engine.distill.static`)."""
         o, ctx = self.cfg.optimize, self.ctx
         self.step("static student: token vectors")
-        t_dir = teacher_source(self.cfg)
+        t_dir = self.static_teacher = teacher_source(self.cfg)
         teacher, t_tok = load_classifier(t_dir), load_tokenizer(t_dir)
         train = self.prepared.splits["train"]
         texts, train_labels = list(train["text"]), np.asarray(train["label"], dtype=np.int64)
