@@ -150,9 +150,13 @@ class BenchmarkPage(JobStepPage):
         # the project's current budget (it changes no measurement, so the finished benchmark is re-read)
         rec = api.recommend(result.rows, api.Budget.from_config(self.project.config.benchmark), unreliable=result.unreliable_reason)
         rows = [benchmark_row(r, flagged=r.variant in flagged, recommended=r.variant == rec.variant) for r in result.rows]
-        self.results.show_rows(rows, note="" if rows else "The benchmark reported no rows.", unreliable=not result.reliable)
-        self.unreliable.show_warnings([result.unreliable_reason[:1].upper() + result.unreliable_reason[1:] + "."]
-                                      if not result.reliable else [])
+        note = "" if rows else "The benchmark reported no rows."
+        if rows and not result.reliable:
+            note = "⚠ Timings unreliable (see above): the latencies and speed-ups below are not fit to publish."
+        self.results.show_rows(rows, note=note, unreliable=not result.reliable)
+        cpu_note = result.cpu.get("warning") if result.cpu else ""
+        self.unreliable.show_warnings(([result.unreliable_reason[:1].upper() + result.unreliable_reason[1:] + "."]
+                                       if not result.reliable else []) + ([f"CPU: {cpu_note}."] if cpu_note else []))
         self.show_recommendation(rec, state.models())
 
     def show_recommendation(self, rec: api.Recommendation, models: dict) -> None:

@@ -268,6 +268,8 @@ class ResultsView(QWidget):
             p50, p95 = [p50[i] for i in keep], [p95[i] for i in keep]
         lat_series = {k: v for k, v in (("p50", p50), ("p95", p95)) if any(x is not None for x in v)}
         self.latency_chart.set_data(lat_names if lat_series else [], lat_series, highlight=lat_flags)
+        self.latency_chart.plot.setTitle("Latency, batch 1" + (" — timings unreliable" if unreliable else ""), size="10pt",
+                                         color="#d62728" if unreliable else None)
         self.latency_chart.setVisible(bool(lat_series))
         f1 = [r.macro_f1 for r in rows]
         has_f1 = any(x is not None for x in f1)

@@ -183,8 +183,9 @@ def _benchmarked_run(tiny_config, tmp_path, *, reliable: bool = True):
             VariantBenchmark("student_onnx_int8", macro_f1=0.89, macro_f1_ci=[0.83, 0.94], latency_ms_median=2.0, size_bytes=8_000_000),
             VariantBenchmark("student_static", macro_f1=0.80, macro_f1_ci=[0.72, 0.86], latency_ms_median=0.05, size_bytes=3_000_000)]
     reason = "" if reliable else "timings unreliable: the CPU was busy (load 4.2 on 2 cores); close other programs and run again"
+    cpu = {} if reliable else {"summary": "x86_64: AVX2; no VNNI", "warning": "dynamic INT8 is known to give little speed-up here"}
     atomic_write_json(run / "benchmark" / "result.json",
-                      BenchmarkResult(rows=rows, reliable=reliable, unreliable_reason=reason).to_dict())
+                      BenchmarkResult(rows=rows, reliable=reliable, unreliable_reason=reason, cpu=cpu).to_dict())
     RunFolder(run).update_stage("benchmark", status="completed")
     tiny_config.save(tmp_path / "p.yaml")
     return tmp_path / "p.yaml"
@@ -226,8 +227,10 @@ def test_benchmark_page_flags_unreliable_timings(make_window, tiny_config, tmp_p
     page = w.page("benchmark")
     w.go_to(w.pages.index(page))
     assert page.unreliable.isVisible() and "load 4.2 on 2 cores" in page.unreliable.text()
+    assert "little speed-up" in page.unreliable.text()  # the CPU's INT8 warning
     assert page.recommended is None and not page.use_button.isEnabled() and "No recommendation" in page.recommend_label.text()
     assert "unreliable" in page.results.pareto.plot.plotItem.titleLabel.text
+    assert "unreliable" in page.results.latency_chart.plot.plotItem.titleLabel.text and "unreliable" in page.results.note.text()
     assert w.project.state().default_model()[0] != ""  # Predict still opens a model: the fastest one optimize did not flag
     wait_idle(w)
 
