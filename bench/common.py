@@ -39,15 +39,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def save(name: str, data: dict, table: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def save(name: str, data: dict, table: str, folder: Path | None = None) -> None:
+    folder = folder or RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
     data = {**data, "machine": environment_info(), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
-    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    (folder / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     m = data["machine"]
     md = f"# {name}\n\nMachine: {m['cpu']}, {m['cpu_count']} cores, torch threads {m.get('torch_threads')}, GPU {m.get('gpu', 'none')}\n\n{table}\n"
     if "medical" in name or "Medical" in table:
         md += f"\nData: {CITATION}\n"
-    (RESULTS / f"{name}.md").write_text(md)
+    (folder / f"{name}.md").write_text(md)
     print(md)
 
 

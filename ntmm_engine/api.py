@@ -22,13 +22,27 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .benchmark.budget import Budget, Recommendation, pareto_front, recommend
 from .benchmark.job import run_benchmark
 from .benchmark.report import BenchmarkResult, VariantBenchmark
+from .benchmark.rounds import RoundsAnalysis
 from .classical.job import ClassicalResult, classical_preview, run_classical
 from .core.config import BUNDLED_MINILM, OPTIMIZE_VARIANTS, ProjectConfig, field_help, load_config
 from .core.events import CancelToken
 from .core.jobframe import is_main_process
-from .core.layout import PREFERRED, REFERENCE, RESUMABLE, STAGES, TEACHER, VARIANTS, RunLayout, Variant, is_model, variant_name
+from .core.layout import (
+    CLASSICAL,
+    PREFERRED,
+    REFERENCE,
+    RESUMABLE,
+    STAGES,
+    TEACHER,
+    VARIANTS,
+    RunLayout,
+    Variant,
+    is_model,
+    variant_name,
+)
 from .core.models import model_layer_count
 from .core.project import demo_config, demo_project_path, write_starter
 from .core.resources import log_dir, resources_dir, user_data_dir
@@ -87,9 +101,11 @@ __all__ = [
     "plan", "replaced_by", "STAGE_JOBS",
     # results
     "DataReport", "UnlabelledReport", "UnlabelledUse", "ClassicalResult", "TrainResult", "TrainingPlan", "BaselineCheck", "LRFinderResult", "DistillResult", "OptimizeResult", "VariantParity", "BenchmarkResult",
-    "VariantBenchmark", "PipelineResult", "RESULT_TYPES",
+    "VariantBenchmark", "PipelineResult", "RESULT_TYPES", "RoundsAnalysis",
+    # choosing a variant
+    "Budget", "Recommendation", "recommend", "pareto_front",
     # the run folder
-    "RunState", "RunLayout", "STAGES", "RESUMABLE", "VARIANTS", "Variant", "PREFERRED", "REFERENCE", "TEACHER",
+    "RunState", "RunLayout", "STAGES", "RESUMABLE", "VARIANTS", "Variant", "PREFERRED", "REFERENCE", "TEACHER", "CLASSICAL",
     "variant_name", "is_model", "read_lr_curve", "RunSummary", "find_runs", "is_run_folder", "summarize_run",
     # data and models for the Data and Distill steps
     "DataPreview", "DataAnalysis", "preview_data", "analyse_data", "augment_preview", "model_layer_count",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .benchmark.budget import Budget, Recommendation, recommend
 from .benchmark.report import BenchmarkResult
 from .classical.job import ClassicalResult
 from .core.config import ProjectConfig
@@ -88,9 +89,20 @@ class RunState:
             return set()
         return {f"student_{name}" for name, v in result.variants.items() if v.flagged}
 
+    def recommendation(self) -> Recommendation | None:
+        """The benchmark's recommended variant under the project's *current* budget (``benchmark.budget_*``);
+        None without a finished benchmark. The budget changes no measurement, so no re-run is needed."""
+        bench = self.result("benchmark")
+        if not isinstance(bench, BenchmarkResult):
+            return None
+        return recommend(bench.rows, Budget.from_config(self.config.benchmark), unreliable=bench.unreliable_reason)
+
     def default_model(self) -> tuple[str, Path] | None:
-        """The fastest variant optimize did not flag (the Predict step's first choice)."""
+        """The benchmark's recommended variant, else the fastest variant optimize did not flag (the Predict step's first choice)."""
         found, flagged = self.models(), self.flagged()
+        rec = self.recommendation()
+        if rec is not None and rec.variant in found and rec.variant not in flagged:
+            return rec.variant, found[rec.variant]
         for name in PREFERRED:
             if name in found and name not in flagged:
                 return name, found[name]
@@ -155,6 +167,9 @@ class RunState:
             ece = f"{r['ece']:.3f}" if r.get("ece") is not None else "-"
             lines.append(f"{r['model']:<20} {format_score(r['macro_f1'], r['macro_f1_ci']):<30} {ece:<10} {lat}")
         lines += ["Warning: " + w for w in self.warnings()]
+        rec = self.recommendation()
+        if rec is not None:
+            lines.append(f"Budget: {rec.budget.text()}. " + (f"Recommended: {rec.reason}" if rec.variant else rec.reason))
         return "\n".join(lines)
 
 # ------------------------------------------------------------------ comparing runs

@@ -91,4 +91,6 @@ def tiny_config(tmp_path, easy_csv, tiny_bert_dir):
     d.early_stopping_patience = 0
     cfg.benchmark.num_samples = 5
     cfg.benchmark.warmup = 1
+    cfg.benchmark.rounds = 2
+    cfg.benchmark.time_budget_s = 0.0  # tests run on busy machines: never repeat rounds to steady the timings
     return cfg

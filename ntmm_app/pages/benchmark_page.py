@@ -1,9 +1,10 @@
-"""Benchmark step: every model of the project measured side by side."""
+"""Benchmark step: every model of the project measured side by side, the frontier, and the variant the budget picks."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ntmm_engine import api
@@ -12,6 +13,7 @@ from ntmm_engine.core.events import BenchmarkRow
 
 from .. import errors
 from ..widgets.calibration_view import CalibrationPanel
+from ..widgets.banner import WarningBanner
 from ..widgets.config_form import ConfigForm
 from ..widgets.results_view import ResultsView, VariantProgress, benchmark_row
 from .base import AppContext, JobStepPage
@@ -20,8 +22,8 @@ from .base import AppContext, JobStepPage
 class BenchmarkPage(JobStepPage):
     key = "benchmark"
     title = "Benchmark"
-    description = ("Measure accuracy, agreement with the teacher, latency at batch 1, throughput and size of every model, "
-                   "on the same test texts and the same machine.")
+    description = ("Measure accuracy, agreement, latency at batch 1 (in interleaved rounds), throughput, memory and size of every "
+                   "model, on the same test texts and the same machine; the budget picks the variant to use.")
     job = "benchmark"
     start_text = "&Start benchmark"
 
@@ -48,13 +50,33 @@ class BenchmarkPage(JobStepPage):
         rr.addWidget(self.runs_button)
         rr.addStretch(1)
         self.progress = VariantProgress()
+        self.unreliable = WarningBanner(self)
+        self.recommend_row = QWidget()
+        rec = QHBoxLayout(self.recommend_row)
+        rec.setContentsMargins(0, 0, 0, 0)
+        self.recommend_label = QLabel()
+        self.recommend_label.setObjectName("recommendation")
+        self.recommend_label.setWordWrap(True)
+        self.recommend_label.setTextInteractionFlags(self.recommend_label.textInteractionFlags() | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_button = QPushButton("Use in &Predict")
+        self.use_button.setToolTip("Open the recommended variant on the Predict step")
+        self.use_button.clicked.connect(lambda: self.use_recommended(export=False))
+        self.bundle_button = QPushButton("Export &bundle…")
+        self.bundle_button.setToolTip("Write the deployable bundle of the recommended variant (as ntmm export)")
+        self.bundle_button.clicked.connect(lambda: self.use_recommended(export=True))
+        rec.addWidget(self.recommend_label, 1)
+        rec.addWidget(self.use_button)
+        rec.addWidget(self.bundle_button)
+        self.recommend_row.hide()
+        self.recommended: tuple[str, str] | None = None  # (variant, model folder)
         self.results = ResultsView(lambda: self.project.state().layout.stage_dir("benchmark") if self.project.is_open else None,
-                                   lambda: self.project.state().layout.benchmark_md if self.project.is_open else None)
+                                   lambda: self.project.state().layout.benchmark_md if self.project.is_open else None, frontier=True)
+        self.form.edited.connect(self._setting_edited)
         self.calibration = CalibrationPanel()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.results, "&Results")
         self.tabs.addTab(self.calibration, "Ca&libration")
-        self.set_body([box, self.form, runs_row], [self.progress, self.tabs])
+        self.set_body([box, self.form, runs_row], [self.progress, self.unreliable, self.recommend_row, self.tabs])
 
     def forms(self) -> list[ConfigForm]:
         return [self.form]
@@ -129,17 +151,61 @@ class BenchmarkPage(JobStepPage):
             self.calibration.set_models({})
 
     def show_result(self, result: api.BenchmarkResult) -> None:
-        flagged = self.project.state().flagged()
-        rows = [benchmark_row(r, flagged=r.variant in flagged) for r in result.rows]
-        self.results.show_rows(rows, note="" if rows else "The benchmark reported no rows.")
+        state = self.project.state()
+        flagged = state.flagged()
+        # the project's current budget (it changes no measurement, so the finished benchmark is re-read)
+        rec = api.recommend(result.rows, api.Budget.from_config(self.project.config.benchmark), unreliable=result.unreliable_reason)
+        rows = [benchmark_row(r, flagged=r.variant in flagged, recommended=r.variant == rec.variant) for r in result.rows]
+        note = "" if rows else "The benchmark reported no rows."
+        if rows and not result.reliable:
+            note = "⚠ Timings unreliable (see above): the latencies and speed-ups below are not fit to publish."
+        self.results.show_rows(rows, note=note, unreliable=not result.reliable)
+        cpu_note = result.cpu.get("warning") if result.cpu else ""
+        self.unreliable.show_warnings(([result.unreliable_reason[:1].upper() + result.unreliable_reason[1:] + "."]
+                                       if not result.reliable else []) + ([f"CPU: {cpu_note}."] if cpu_note else []))
         self.calibration.set_models({r.variant: r.calibration for r in result.rows if r.status == "ok"},
                                     note="On the test split, with each model's stored temperature (fitted on validation "
                                          "when it was trained or built): what predictions return.")
-        self.calibration.select(next((n for n in api.PREFERRED if result.row(n) is not None), ""))  # the Predict step's pick
+        pick = rec.variant if rec.variant and result.row(rec.variant) is not None else \
+            next((n for n in api.PREFERRED if result.row(n) is not None), "")
+        self.calibration.select(pick)  # the model the Predict step opens
+        self.show_recommendation(rec, state.models())
+
+    def show_recommendation(self, rec: api.Recommendation, models: dict) -> None:
+        self.recommend_row.show()
+        if rec.variant:
+            head = f"<b>★ Recommended: {rec.variant}</b>" if rec.within_budget else f"<b>Nothing fits the budget; fastest: {rec.variant}</b>"
+            text = f"{head}<br>{rec.reason}"
+        else:
+            text = f"<b>{rec.reason}</b>"
+        self.recommend_label.setText(f"{text}<br><span style='color:#666'>Budget: {rec.budget.text()} "
+                                     "(the Budget settings on the left; changing them needs no new measurement)</span>")
+        path = models.get(rec.variant)
+        self.recommended = (rec.variant, str(path)) if path is not None else None
+        self.use_button.setEnabled(self.recommended is not None)
+        self.bundle_button.setEnabled(self.recommended is not None and rec.variant != api.CLASSICAL)
+
+    def _setting_edited(self, dotted: str) -> None:
+        """A budget edit re-picks the variant from the finished benchmark at once."""
+        if dotted.startswith("benchmark.budget_") and not self.running and self.project.is_open:
+            self.show_run_folder()
+
+    def use_recommended(self, export: bool = False) -> None:
+        """Open the recommended variant on the Predict step (and, with ``export``, write its bundle)."""
+        if self.recommended is None:
+            return
+        window = self.ctx.window
+        predict = window.page("predict")
+        window.go_to(window.pages.index(predict))
+        predict.use_model(self.recommended[1])
+        if export:
+            predict.export_bundle()
 
     # ------------------------------------------------------------ job hooks
     def on_job_started(self, resume: bool) -> None:
         self._live_rows: dict[str, api.VariantBenchmark] = {}
+        self.unreliable.show_warnings([])
+        self.recommend_row.hide()
         self.progress.set_variants(self.selected_variants())
         self.results.show_rows([], note="Measuring… (keep other programs idle for steady timings)")
 

@@ -17,10 +17,18 @@ from ..widgets.config_form import ConfigForm
 from ..widgets.results_view import ResultsView, VariantProgress, parity_row
 from .base import AppContext, JobStepPage
 
-VARIANT_TEXT = {"torch_int8": "PyTorch dynamic INT8 (&1)", "onnx": "ONNX fp32 (&2)", "onnx_int8": "ONNX INT8 (&3)"}
+VARIANT_TEXT = {"torch_int8": "PyTorch dynamic INT8 (&1)", "onnx": "ONNX fp32 (&2)", "onnx_int8": "ONNX INT8, fused graph (&3)",
+                "onnx_int8_unfused": "ONNX INT8, plain graph, to compare (&4)",
+                "onnx_int8_pruned": "ONNX INT8, vocabulary pruned (&5)", "static": "Static-embedding student (&6)"}
 VARIANT_HELP = {"torch_int8": "Linear layers quantized to INT8 at run time; runs with PyTorch.",
                 "onnx": "The student exported to ONNX; runs with ONNX Runtime, no PyTorch needed.",
-                "onnx_int8": "The ONNX model with INT8 weights: usually the smallest and fastest on CPU."}
+                "onnx_int8": "ONNX Runtime's transformer fusions (attention, SkipLayerNorm, bias-GELU), then INT8 weights: "
+                             "usually the smallest and fastest transformer on CPU (optimize.fuse).",
+                "onnx_int8_unfused": "The same INT8 quantization of the plain graph, to see what fusion buys.",
+                "onnx_int8_pruned": "INT8 after keeping only the word pieces the training texts use (every training text "
+                                    "tokenizes as before): a much smaller file.",
+                "static": "One vector per word piece, distilled from the teacher, averaged, with a small head trained on the "
+                          "teacher's logits: hundreds of times faster, less accurate."}
 
 
 def optimize_agreements(result: api.OptimizeResult) -> list[Agreement]:

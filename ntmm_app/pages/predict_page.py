@@ -104,11 +104,12 @@ class ModelSlot(QGroupBox):
         self.folder_button.clicked.connect(self.browse_folder)
         self.onnx_button.clicked.connect(self.browse_onnx)
 
-    def fill(self, candidates: dict[str, Path], select: str | None) -> None:
+    def fill(self, candidates: dict[str, Path], select: str | None, recommended: str = "") -> None:
         self.combo.blockSignals(True)
         self.combo.clear()
         for name, path in candidates.items():
-            self.combo.addItem(f"{name}  –  {path.parent.name}/{path.name}", str(path))
+            mark = "  ★ recommended" if name == recommended else ""
+            self.combo.addItem(f"{name}  –  {path.parent.name}/{path.name}{mark}", str(path))
         if self.path and self.combo.findData(self.path) < 0:
             self.combo.addItem(self.path, self.path)
         idx = self.combo.findData(select or self.path)
@@ -377,11 +378,22 @@ class PredictPage(StepPage):
         state = self.project.state()
         found = state.models()
         best = state.default_model()
+        rec = state.recommendation()
+        recommended = rec.variant if rec is not None else ""
         select = str(best[1]) if best and not self.slot_a.path else None
-        self.slot_a.fill(found, select)
-        self.slot_b.fill(found, None)
+        self.slot_a.fill(found, select, recommended)
+        self.slot_b.fill(found, None, recommended)
         if select and (self.slot_a.predictor is None or self.slot_a.path != select):
             self.slot_a.load(select)
+        self.refresh_state()
+
+    def use_model(self, path: str) -> None:
+        """Load ``path`` (a project variant, e.g. the benchmark's recommended one) into the first model slot."""
+        self._needs_model_refresh = False
+        state = self.project.state()
+        rec = state.recommendation()
+        self.slot_a.fill(state.models(), path, rec.variant if rec is not None else "")
+        self.slot_a.add_and_load(path)
         self.refresh_state()
 
     def _compare_toggled(self, on: bool) -> None:

@@ -115,13 +115,15 @@ class TitledPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None, title: str = "", **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self._full_title = ""
+        self._title_color: str | None = None
         # the y axis widens when its labels change (class names): the title's room shrinks with it
         self.plotItem.vb.sigResized.connect(lambda _vb: self.fit_title())
         if title:
             self.set_title(title)
 
-    def set_title(self, title: str) -> None:
-        self._full_title = title
+    def set_title(self, title: str, color: str | None = None) -> None:
+        self._full_title, self._title_color = title, color
+        self.plotItem.titleLabel.text = None  # redraw even when the elided text is the same (the colour may differ)
         self.fit_title()
 
     def fit_title(self) -> None:
@@ -136,7 +138,7 @@ class TitledPlot(pg.PlotWidget):
         room = max(self.width() - int(axes) - 24, 40)
         text = metrics.elidedText(self._full_title, Qt.TextElideMode.ElideRight, room)
         if text != label.text:
-            self.setTitle(text, size=self.TITLE_SIZE)
+            self.setTitle(text, size=self.TITLE_SIZE, **({"color": self._title_color} if self._title_color else {}))
         self.setToolTip(self._full_title if text != self._full_title else "")
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +27,7 @@ from ntmm_engine.core.events import Evaluation, Event, JobFinished, LogMessage, 
 from .. import desktop, errors
 from .charts import BarChart
 from .metrics_view import number_item, read_only_table, score_item, text_item
+from .pareto import FrontierPoint, ParetoChart
 
 
 @dataclass
@@ -41,11 +43,13 @@ class ResultRow:
     latency_ms_p95: float | None = None
     throughput_per_s: float | None = None
     size_mb: float | None = None
+    latency_spread: float | None = None
     speedup_vs_teacher: float | None = None
     compression_vs_teacher: float | None = None
     ece_raw: float | None = None  # test split, before temperature scaling
     ece: float | None = None      # test split, as predictors return the probabilities
     flagged: bool = False
+    recommended: bool = False
     note: str = ""
 
 
@@ -55,6 +59,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("Agreement", "agreement", ".2%"),
     ("p50 ms", "latency_ms_median", ".2f"),
     ("p95 ms", "latency_ms_p95", ".2f"),
+    ("Spread", "latency_spread", ".0%"),
     ("Samples/s", "throughput_per_s", ".1f"),
     ("Size MB", "size_mb", ".2f"),
     ("Speed-up", "speedup_vs_teacher", ".2f"),
@@ -63,6 +68,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("ECE after", "ece", ".3f"),
 ]
 FLAG_BRUSH = QBrush(QColor(255, 224, 178))
+RECOMMENDED_BRUSH = QBrush(QColor(214, 240, 214))
 
 
 def _mb(n: int | None) -> float | None:
@@ -91,13 +97,20 @@ def parity_row(p: api.VariantParity, name: str | None = None) -> ResultRow:
                      agreement=p.agreement, size_mb=_mb(p.size_bytes), ece_raw=ece_raw, ece=ece, flagged=flagged, note=note)
 
 
-def benchmark_row(b: api.VariantBenchmark, flagged: bool = False) -> ResultRow:
-    """A benchmarked variant as a table row; ``flagged``: optimize flagged it."""
+def benchmark_row(b: api.VariantBenchmark, flagged: bool = False, recommended: bool = False) -> ResultRow:
+    """A benchmarked variant as a table row; ``flagged``: optimize flagged it; ``recommended``: the budget's choice."""
+    note = "⚠ low agreement" if flagged else _status_note(b.status, b.message, b.notes)
+    if len(b.speedup_vs_teacher_range) == 2 and None not in b.speedup_vs_teacher_range and b.variant != api.TEACHER:
+        note = "; ".join(x for x in (note, f"speed-up {b.speedup_vs_teacher_range[0]:.1f}–{b.speedup_vs_teacher_range[1]:.1f}x "
+                                           "over the rounds") if x)
+    if recommended:
+        note = "; ".join(x for x in ("★ recommended", note) if x)
     return ResultRow(name=b.variant, macro_f1=b.macro_f1, macro_f1_ci=b.macro_f1_ci or None, agreement=b.agreement,
                      latency_ms_median=b.latency_ms_median,
                      latency_ms_p95=b.latency_ms_p95, throughput_per_s=b.throughput_per_s, size_mb=_mb(b.size_bytes),
-                     speedup_vs_teacher=b.speedup_vs_teacher, compression_vs_teacher=b.compression_vs_teacher,
-                     ece_raw=_ece(b.calibration)[0], ece=_ece(b.calibration)[1], flagged=flagged, note="⚠ low agreement" if flagged else _status_note(b.status, b.message, b.notes))
+                     latency_spread=b.latency_spread, speedup_vs_teacher=b.speedup_vs_teacher,
+                     compression_vs_teacher=b.compression_vs_teacher, ece_raw=_ece(b.calibration)[0], ece=_ece(b.calibration)[1],
+                     flagged=flagged, recommended=recommended, note=note)
 
 
 class VariantProgress(QWidget):
@@ -174,7 +187,7 @@ class ResultsView(QWidget):
     """Comparison table + latency and size bar charts, Open folder and Export report."""
 
     def __init__(self, folder: Callable[[], Path | None], report: Callable[[], Path | None],
-                 title: str = "NTMM results", parent: QWidget | None = None) -> None:
+                 title: str = "NTMM results", parent: QWidget | None = None, frontier: bool = False) -> None:
         super().__init__(parent)
         self._folder, self._report, self.title = folder, report, title
         lay = QVBoxLayout(self)
@@ -185,7 +198,8 @@ class ResultsView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         self.table: QTableWidget = read_only_table(self, ["Variant"] + [c[0] for c in COLUMNS] + ["Notes"])
         self.table.setSortingEnabled(True)
-        tips = {"p50 ms": "Median latency at batch 1", "p95 ms": "95th-percentile latency at batch 1",
+        tips = {"p50 ms": "Median latency at batch 1 (the median of the rounds' medians)", "p95 ms": "95th-percentile latency at batch 1",
+                "Spread": "How much the rounds' medians vary (interquartile range / median): steady timings stay small",
                 "Samples/s": "Throughput at the throughput batch size", "Speed-up": "Median latency of the teacher / this one",
                 "Compression": "Size of the teacher / this one", "Agreement": "Share of test texts labelled like the reference",
                 "ECE before": "Expected calibration error on the test split (15 bins) of the raw softmax",
@@ -204,7 +218,15 @@ class ResultsView(QWidget):
         ch.addWidget(self.f1_chart)
         ch.addWidget(self.latency_chart)
         ch.addWidget(self.size_chart)
-        split.addWidget(charts)
+        self.pareto: ParetoChart | None = None
+        if frontier:  # the benchmark: the frontier first, the bars one tab away
+            self.chart_tabs = QTabWidget()
+            self.pareto = ParetoChart()
+            self.chart_tabs.addTab(self.pareto, "&Frontier")
+            self.chart_tabs.addTab(charts, "B&ars")
+            split.addWidget(self.chart_tabs)
+        else:
+            split.addWidget(charts)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         lay.addWidget(split, 1)
@@ -220,7 +242,7 @@ class ResultsView(QWidget):
         self.rows: list[ResultRow] = []
         self.update_buttons()
 
-    def show_rows(self, rows: list[ResultRow], note: str = "") -> None:
+    def show_rows(self, rows: list[ResultRow], note: str = "", unreliable: bool = False) -> None:
         self.rows = list(rows)
         self.note.setText(note or ("No results yet." if not rows else ""))
         self.note.setVisible(bool(self.note.text()))
@@ -240,6 +262,10 @@ class ResultsView(QWidget):
                 for j in range(t.columnCount()):
                     t.item(i, j).setBackground(FLAG_BRUSH)
                     t.item(i, j).setToolTip("Flagged: its predictions agree less with the fp32 student than the threshold.")
+            elif r.recommended:
+                for j in range(t.columnCount()):
+                    t.item(i, j).setBackground(RECOMMENDED_BRUSH)
+                    t.item(i, j).setToolTip("Recommended: the most accurate variant within the budget (or the fastest, when none is).")
         for j, (_h, attr, _s) in enumerate(COLUMNS, start=1):
             t.setColumnHidden(j, bool(rows) and all(getattr(r, attr) is None for r in rows))
         t.setColumnHidden(len(COLUMNS) + 1, not any(r.note for r in rows))
@@ -255,6 +281,8 @@ class ResultsView(QWidget):
             p50, p95 = [p50[i] for i in keep], [p95[i] for i in keep]
         lat_series = {k: v for k, v in (("p50", p50), ("p95", p95)) if any(x is not None for x in v)}
         self.latency_chart.set_data(lat_names if lat_series else [], lat_series, highlight=lat_flags)
+        self.latency_chart.plot.set_title("Latency, batch 1" + (" — timings unreliable" if unreliable else ""),
+                                          color="#d62728" if unreliable else None)
         self.latency_chart.setVisible(bool(lat_series))
         f1 = [r.macro_f1 for r in rows]
         has_f1 = any(x is not None for x in f1)
@@ -264,6 +292,10 @@ class ResultsView(QWidget):
         has_size = any(x is not None for x in size)
         self.size_chart.set_data(names if has_size else [], {"size": size} if has_size else {}, highlight=flagged)
         self.size_chart.setVisible(has_size)
+        if self.pareto is not None:
+            self.pareto.set_points([FrontierPoint(r.name, r.latency_ms_median, r.macro_f1, r.macro_f1_ci, r.size_mb) for r in rows
+                                    if r.latency_ms_median is not None and r.macro_f1 is not None],
+                                   recommended=next((r.name for r in rows if r.recommended), ""), unreliable=unreliable)
         self.update_buttons()
 
     def update_buttons(self) -> None:

@@ -106,9 +106,34 @@ def cmd_optimize(args) -> int:
     return 0
 
 
+BUDGET_OPTIONS = (("max_latency_ms", "benchmark.budget_max_latency_ms"), ("min_macro_f1", "benchmark.budget_min_macro_f1"),
+                  ("max_size_mb", "benchmark.budget_max_size_mb"), ("max_peak_ram_mb", "benchmark.budget_max_peak_ram_mb"))
+
+
+def _budget(args, cfg: ProjectConfig) -> ProjectConfig:
+    for attr, key in BUDGET_OPTIONS:
+        if getattr(args, attr, None) is not None:
+            cfg.set_value(key, str(getattr(args, attr)))
+    return cfg
+
+
 def cmd_benchmark(args) -> int:
-    print(_run_job(args, api.run_benchmark).summary_text())
-    return 0
+    result = _run_job(args, api.run_benchmark, _budget(args, _load(args)))
+    print(result.summary_text())
+    return 130 if result.status == "cancelled" else 0
+
+
+def cmd_recommend(args) -> int:
+    """The finished benchmark's choice under a budget (the project's, or the one given here): nothing is measured."""
+    cfg = _budget(args, _load(args))
+    rec = api.RunState(cfg).recommendation()
+    if rec is None:
+        raise NTMMError(f"No finished benchmark in {cfg.run_path}.", hint="run 'ntmm benchmark' first")
+    print(f"Budget: {rec.budget.text()}")
+    print(("Recommended: " if rec.variant else "") + rec.reason)
+    if rec.variant in api.VARIANTS:
+        print(f"Model: {api.RunLayout(cfg.run_path).variant_dir(rec.variant)}")
+    return 0 if rec.variant else 1
 
 
 def cmd_pipeline(args) -> int:
@@ -152,7 +177,8 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
     "teacher": (cmd_teacher, "fine-tune the teacher"),
     "distill": (cmd_distill, "distil the teacher into a small student"),
     "optimize": (cmd_optimize, "build INT8 and ONNX variants of the student and check parity"),
-    "benchmark": (cmd_benchmark, "measure every variant side by side"),
+    "benchmark": (cmd_benchmark, "measure every variant side by side, in interleaved rounds, and recommend one under the budget"),
+    "recommend": (cmd_recommend, "the benchmarked variant that fits a budget (latency, macro-F1, size, peak RAM), without measuring again"),
     "pipeline": (cmd_pipeline, "run teacher -> distill -> optimize -> benchmark, skipping what is up to date"),
     "lr-find": (cmd_lr_find, "learning-rate range test on the teacher: suggests teacher.learning_rate"),
     "predict": (cmd_predict, "predict labels for texts with any NTMM model"),
@@ -214,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--start-lr", type=float, default=1e-7, help="first learning rate (default 1e-7)")
             sp.add_argument("--end-lr", type=float, default=1.0, help="last learning rate (default 1)")
             sp.add_argument("--steps", type=int, default=100, help="optimizer steps at most (default 100)")
+        if name in ("benchmark", "recommend"):
+            for attr, key in BUDGET_OPTIONS:
+                sp.add_argument("--" + attr.replace("_", "-"), type=float, metavar="X", dest=attr,
+                                help=f"budget: {api.field_help('benchmark', key.split('.')[1]).split(': ', 1)[1]} ({key})")
         if name == "data":
             sp.add_argument("--json", action="store_true", help="print the report as JSON")
             sp.add_argument("--no-estimate", action="store_true",

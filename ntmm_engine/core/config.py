@@ -153,25 +153,47 @@ class DistillConfig(RecipeConfig):
 @dataclass
 class OptimizeConfig:
     model: str = opt("", "Model folder to optimize; empty = this project's distilled student.", path=True)
-    variants: list[str] = opt(["torch_int8", "onnx", "onnx_int8"], "Variants to build: torch_int8, onnx, onnx_int8.")
+    variants: list[str] = opt(["torch_int8", "onnx", "onnx_int8", "onnx_int8_pruned", "static"],
+                              "Variants to build: torch_int8, onnx, onnx_int8 (fused graph, INT8), onnx_int8_unfused (the plain "
+                              "graph, INT8, to compare), onnx_int8_pruned (INT8 after vocabulary pruning), static (static-embedding student).")
     opset: int = opt(17, "ONNX opset version.", min=14, max=21)
     per_channel: bool = opt(True, "Per-channel INT8 weights for ONNX: on a narrow 2-layer student this kept 98.5% label agreement where per-tensor kept 94.5%.")
+    fuse: bool = opt(True, "Run ONNX Runtime's transformer fusions (attention, SkipLayerNorm, bias-GELU) on the graph before INT8 "
+                           "quantization (onnx_int8, onnx_int8_pruned).")
     agreement_threshold: float = opt(0.99, "Flag a variant whose label agreement with the fp32 student is below this.", min=0.0, max=1.0)
+    static_dim: int = opt(256, "Width of the static student's token vectors (PCA of the teacher's).", min=8, max=4096,
+                          group="Static student", result=lambda o: "static" in o.variants)
+    static_hidden: int = opt(0, "Hidden layer of the static student's head; 0 = a linear head.", min=0, max=8192,
+                             group="Static student", result=lambda o: "static" in o.variants)
+    static_epochs: int = opt(40, "Most passes over the training texts for the static student (the best on validation is kept).",
+                             min=1, max=1000, group="Static student", result=lambda o: "static" in o.variants)
 
 
 @dataclass
 class BenchmarkConfig:
-    variants: list[str] = opt([], "Variants to measure; empty = every model in the run folder.")
-    num_samples: int = opt(100, "Test texts timed at batch 1.", min=1, max=100000)
+    variants: list[str] = opt([], "Variants to measure; empty = every model in the run folder. Also a model folder, or NAME=FOLDER to give it a name.")
+    num_samples: int = opt(100, "Test texts timed at batch 1 in each round.", min=1, max=100000)
     warmup: int = opt(5, "Untimed warm-up runs before measuring.", min=0, max=1000)
+    rounds: int = opt(5, "Interleaved rounds at least: each round times every variant once, one after the other, "
+                         "so load that comes and goes hits them alike.", min=1, max=1000, group="Rounds")
+    time_budget_s: float = opt(120.0, "Seconds more to repeat rounds while timings are unsteady; after that they are flagged "
+                                      "unreliable and no variant is recommended.", min=0.0, max=86400.0, group="Rounds")
+    max_spread: float = opt(0.15, "Steady timings: largest spread of a variant's round medians (interquartile range / median).",
+                            min=0.0, max=10.0, min_exclusive=True, group="Rounds", advanced=True)
     throughput_batch_size: int = opt(32, "Batch size for the throughput figure.", min=1, max=4096)
     threads: int = opt(0, "Intra-op threads; 0 = all cores.", min=0, max=1024)
+    budget_max_latency_ms: float = opt(0.0, "Budget: longest median latency at batch 1, in ms (0 = no limit).", min=0.0, max=1e7,
+                                       group="Budget", result=False)
+    budget_min_macro_f1: float = opt(0.0, "Budget: lowest test macro-F1 (0 = no limit).", min=0.0, max=1.0, group="Budget", result=False)
+    budget_max_size_mb: float = opt(0.0, "Budget: largest model size, in MB (0 = no limit).", min=0.0, max=1e7, group="Budget", result=False)
+    budget_max_peak_ram_mb: float = opt(0.0, "Budget: largest peak memory of the measuring process, in MB (0 = no limit).",
+                                        min=0.0, max=1e7, group="Budget", result=False)
     sweep: bool = opt(False, "Also sweep threads x batch size x sequence length for one variant.")
     sweep_variant: str = opt("student_onnx_int8", "Variant swept when sweep is on.", result=lambda b: b.sweep)
     sweep_threads: list[int] = opt([1, 2, 0], "Thread counts of the sweep (0 = all cores).", advanced=True, result=lambda b: b.sweep)
     sweep_batch_sizes: list[int] = opt([1, 8, 32], "Batch sizes of the sweep.", advanced=True, result=lambda b: b.sweep)
     sweep_seq_lengths: list[int] = opt([64, 128, 256], "Sequence lengths of the sweep (texts padded/truncated to exactly this many tokens).", advanced=True, result=lambda b: b.sweep)
-    isolate: bool = opt(True, "Measure each variant in a fresh process: true peak memory and no interference between variants (a few seconds slower).", advanced=True)
+    isolate: bool = opt(True, "Measure each variant in a warm process of its own: true peak memory and no interference between variants.", advanced=True)
 
 
 @dataclass

@@ -9,7 +9,8 @@ spelled in one place::
       classical/  model/ (TF-IDF + logistic regression) result.json
       teacher/    model/ checkpoints/ history.jsonl result.json
       distill/    student/ baseline/ checkpoints/ baseline_checkpoints/ cache/ history.jsonl result.json
-      optimize/   student_torch_int8/ student_onnx/ student_onnx_int8/ parity.json history.jsonl result.json
+      optimize/   student_torch_int8/ student_onnx/ student_onnx_int8/ student_onnx_int8_unfused/
+                  student_onnx_int8_pruned/ student_static/ parity.json history.jsonl result.json
       benchmark/  benchmark.json benchmark.md history.jsonl result.json
       lr_find/    lr_find.json
       tensorboard/<job>/  mlruns/         with report_to: TensorBoard event files per job, the MLflow file store
@@ -25,7 +26,10 @@ from pathlib import Path
 
 STAGES = ("classical", "teacher", "distill", "optimize", "benchmark")
 RESUMABLE = ("teacher", "distill")  # training stages that keep Trainer checkpoints
-OPTIMIZE_VARIANTS = ("torch_int8", "onnx", "onnx_int8")  # what optimize.variants may list, in build order
+# What optimize.variants may list, in build order (onnx before the INT8 graphs that may reuse it):
+# onnx_int8 is the fused graph quantized (optimize.fuse), onnx_int8_unfused the plain one (to compare),
+# onnx_int8_pruned the same after vocabulary pruning, static the static-embedding student.
+OPTIMIZE_VARIANTS = ("torch_int8", "onnx", "onnx_int8", "onnx_int8_unfused", "onnx_int8_pruned", "static")
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Variant:
     name: str     # as the benchmark, the Predict step and the model cards call it
     stage: str    # the stage that writes it
     folder: str   # relative to the run folder
-    role: str     # classical | teacher | student | baseline | variant (an optimized student)
+    role: str     # classical | teacher | student | baseline | variant (an optimized student) | static
     backend: str  # classical | pytorch | torch_int8 | onnx
 
 
@@ -47,6 +51,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("student_torch_int8", "optimize", "optimize/student_torch_int8", "variant", "torch_int8"),
     Variant("student_onnx", "optimize", "optimize/student_onnx", "variant", "onnx"),
     Variant("student_onnx_int8", "optimize", "optimize/student_onnx_int8", "variant", "onnx"),
+    Variant("student_onnx_int8_unfused", "optimize", "optimize/student_onnx_int8_unfused", "variant", "onnx"),
+    Variant("student_onnx_int8_pruned", "optimize", "optimize/student_onnx_int8_pruned", "variant", "onnx"),
+    Variant("student_static", "optimize", "optimize/student_static", "static", "onnx"),
 )}
 CLASSICAL = "classical_tfidf"
 TEACHER = "teacher_fp32"
@@ -56,8 +63,12 @@ OPTIMIZED = {short: f"student_{short}" for short in OPTIMIZE_VARIANTS}
 # Short names accepted in benchmark.variants (and by the CLI)
 ALIASES = {"classical": CLASSICAL, "teacher": TEACHER, "student": REFERENCE, "baseline": "baseline_fp32", **OPTIMIZED}
 # The Predict step's default: the fastest variant that optimize did not flag
-PREFERRED = ("student_onnx_int8", "student_onnx", "student_torch_int8", "student_fp32", "teacher_fp32", "baseline_fp32",
-             "classical_tfidf")
+# (the benchmark's recommended variant comes first when there is one: RunState.default_model)
+PREFERRED = ("student_onnx_int8", "student_onnx_int8_pruned", "student_onnx_int8_unfused", "student_onnx", "student_torch_int8",
+             "student_fp32", "teacher_fp32", "baseline_fp32", "student_static", "classical_tfidf")
+# Variants that are models of their own, not copies of the fp32 student: optimize reports their agreement
+# with it but never flags them for disagreeing.
+DISTINCT = ("classical_tfidf", "teacher_fp32", "baseline_fp32", "student_static")
 
 
 def variant_name(name: str) -> str:

@@ -1,4 +1,4 @@
-"""ONNX export (optimum) and ONNX Runtime dynamic INT8 quantization.
+"""ONNX export (optimum), ONNX Runtime transformer fusions, and dynamic INT8 quantization.
 
 Export goes through ``optimum.exporters.onnx.main_export`` with dynamic
 batch and sequence axes. Quantization is ONNX Runtime's
@@ -6,27 +6,34 @@ batch and sequence axes. Quantization is ONNX Runtime's
 word-embedding matrix (read by Gather) is most of the file, so leaving it in
 fp32 would hardly shrink the model.
 
-Graph fusion is deliberately left to ONNX Runtime at load time
-(``ORT_ENABLE_ALL``, see :mod:`ntmm_engine.predict`): fusing before
-quantizing (onnxruntime.transformers optimizer) turns Gather/MatMul into
-EmbedLayerNormalization/Attention nodes that quantize_dynamic leaves in
-fp32 (a MiniLM-L6 came out 66 MB instead of 23 MB), and ORT's
-``quant_pre_process`` fails symbolic shape inference on optimum's BERT graph.
+Before quantizing, :func:`fuse_onnx` runs ONNX Runtime's transformer
+optimizer (``onnxruntime.transformers.optimizer``: fused Attention,
+EmbedLayerNormalization, SkipLayerNormalization, BiasGelu). Quantizing the
+fused graph needs the fused op types too (``Attention`` -> QAttention,
+``EmbedLayerNormalization`` -> QEmbedLayerNormalization); without them the
+embeddings and attention weights stayed fp32 (a MiniLM-L6 came out 66 MB
+instead of 23 MB, which is why fusion was once left to load time). The fp32
+``onnx`` variant stays unfused: ORT fuses it at load (``ORT_ENABLE_ALL``),
+and the saved graph stays portable to other execution providers.
 """
 
 from __future__ import annotations
 
 import logging
-import platform
 import shutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..core.cpu import int8_capabilities
 from ..core.errors import ModelError
 
 QUANT_OP_TYPES = ("MatMul", "Gather")
+# The same weights after fusion: inside Attention (QKV) and EmbedLayerNormalization (the embedding tables).
+FUSED_QUANT_OP_TYPES = ("MatMul", "Attention", "Gather", "EmbedLayerNormalization")
+FUSED_OPS = ("Attention", "MultiHeadAttention", "EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu", "FastGelu",
+             "Gelu", "LayerNormalization")
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json",
@@ -40,25 +47,14 @@ def cpu_quant_profile() -> dict[str, Any]:
     saturate; ONNX Runtime's advice is 7-bit weights (``reduce_range``) there.
     VNNI x86 and ARM64 use the full 8-bit range.
     """
-    machine = platform.machine().lower()
-    if machine in ("arm64", "aarch64") or machine.startswith("arm"):
+    caps = int8_capabilities()
+    if caps["arch"] == "arm64":
         return {"profile": "arm64", "reduce_range": False}
-    flags = _cpu_flags()
-    if "avx512_vnni" in flags or "avx_vnni" in flags:
+    if caps["vnni"]:
         return {"profile": "avx512_vnni", "reduce_range": False}
-    if "avx512f" in flags:
+    if caps["avx512"]:
         return {"profile": "avx512", "reduce_range": True}
-    return {"profile": "avx2", "reduce_range": True}
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()  # unknown (macOS/Windows): assume no VNNI, the safe choice
+    return {"profile": "avx2", "reduce_range": True}  # also when unknown: no VNNI is the safe assumption
 
 
 @contextmanager
@@ -105,18 +101,48 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, opset: int = 17) 
     return onnx_file
 
 
-def quantize_onnx(src: str | Path, dst: str | Path, *, per_channel: bool = False) -> dict[str, Any]:
-    """Dynamic INT8 quantization of MatMul and Gather weights; returns the settings used."""
+def fuse_onnx(src: str | Path, dst: str | Path) -> dict[str, Any]:
+    """ONNX Runtime's transformer fusions on ``src``, saved as ``dst``; returns what was fused.
+
+    Heads and width are read from the graph (``num_heads=0``). A graph the
+    optimizer finds nothing to fuse in (not BERT-like) is copied as it is,
+    and the result says so.
+    """
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    try:
+        with _quiet():
+            # opt_level 0: only the offline fusions, saved portable to any CPU; ORT adds its own at load
+            model = optimize_model(str(src), model_type="bert", num_heads=0, hidden_size=0, opt_level=0, use_gpu=False)
+            stats = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
+            fused = any(stats.get(op) for op in ("Attention", "MultiHeadAttention", "EmbedLayerNormalization"))
+            if fused:
+                model.save_model_to_file(str(dst))
+    except Exception as exc:
+        raise ModelError(f"ONNX Runtime graph fusion of {src} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                         hint="set optimize.fuse: false to quantize the plain graph") from exc
+    if not fused:
+        shutil.copy2(src, dst)
+    return {"fused": fused, "fused_ops": {k: v for k, v in stats.items() if k in FUSED_OPS},
+            "optimizer": "onnxruntime.transformers.optimizer (model_type bert)"}
+
+
+def quantize_onnx(src: str | Path, dst: str | Path, *, per_channel: bool = False, fused: bool = False) -> dict[str, Any]:
+    """Dynamic INT8 quantization of MatMul and Gather weights (and their fused forms); returns the settings used."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     profile = cpu_quant_profile()
+    op_types = list(FUSED_QUANT_OP_TYPES if fused else QUANT_OP_TYPES)
     # ORT stores MatMul weights as int8 but Gather tables (embeddings) with its activation type, uint8.
-    settings = {"op_types": list(QUANT_OP_TYPES), "per_channel": bool(per_channel),
+    settings = {"op_types": op_types, "per_channel": bool(per_channel), "fused_graph": bool(fused),
                 "weights": "int8 (MatMul), uint8 (Gather/embeddings)", "activations": "dynamic uint8", **profile}
     try:
         with _quiet():
-            quantize_dynamic(str(src), str(dst), op_types_to_quantize=list(QUANT_OP_TYPES), per_channel=per_channel,
-                             reduce_range=profile["reduce_range"], weight_type=QuantType.QInt8)
+            # DefaultTensorType: shape inference cannot type the outputs of the fused (contrib-domain) ops
+            quantize_dynamic(str(src), str(dst), op_types_to_quantize=op_types, per_channel=per_channel,
+                             reduce_range=profile["reduce_range"], weight_type=QuantType.QInt8,
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     except Exception as exc:
         raise ModelError(f"ONNX INT8 quantization of {src} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     return settings

@@ -5,7 +5,10 @@
 
 * ``student_torch_int8/`` - PyTorch dynamic INT8 (fp32 safetensors stored, re-quantized on load)
 * ``student_onnx/``       - ONNX fp32 (optimum exporter, dynamic batch/sequence axes)
-* ``student_onnx_int8/``  - ONNX Runtime dynamic INT8 of MatMul and Gather
+* ``student_onnx_int8/``  - ONNX Runtime dynamic INT8 of MatMul and Gather, on the fused graph (``optimize.fuse``)
+* ``student_onnx_int8_unfused/`` - the same on the plain graph, to compare
+* ``student_onnx_int8_pruned/``  - INT8 after vocabulary pruning (:mod:`~ntmm_engine.distill.vocab`)
+* ``student_static/``     - the static-embedding student, distilled from the teacher (:mod:`~ntmm_engine.distill.static`)
 
 Each variant is built in a staging folder, loaded on its own with
 :func:`~ntmm_engine.inference.predictors.load_predictor` and compared with the fp32
@@ -33,11 +36,13 @@ from ..core.errors import Cancelled, DataError, ModelError, NTMMError
 from ..core.events import CancelToken, Evaluation, EventCallback, JobStarted, Progress, ProgressReporter
 from ..core.jobframe import JobContext, finish_stage, job_frame
 from ..core.layout import CLASSICAL, REFERENCE, RunLayout
-from ..core.models import model_identity
+from ..core.models import count_parameters, load_classifier, load_tokenizer, model_identity
 from ..core.results import Record
 from ..core.runfolder import atomic_write_json, read_json, staging_dir
 from ..data.prepare import prepare_data
-from ..distill.job import DistillResult
+from ..distill import static as static_student
+from ..distill.job import DistillResult, teacher_source
+from ..distill.vocab import choose_vocabulary, prune_vocabulary, pruned_tokenizer
 from ..inference.predictors import is_generic_labels, label_order, load_predictor
 from ..inference.torch_int8 import TorchInt8Unavailable, quantize_dynamic_int8, state_dict_bytes
 from ..reports.calibration import Calibration, calibrate
@@ -82,23 +87,23 @@ class OptimizeResult(Record):
     def summary_text(self) -> str:
         lines = [f"Optimize {self.status}: {self.source_model} ({self.test_examples} test texts, "
                  f"flag below agreement {self.agreement_threshold:.2f})"]
-        head = (f"{'variant':<12} {'status':<12} {'size':>9} {'accuracy':>9} {'macro-F1':>9} {'agreement':>10} {'max|dlogit|':>12} "
+        head = (f"{'variant':<18} {'status':<12} {'size':>9} {'accuracy':>9} {'macro-F1':>9} {'agreement':>10} {'max|dlogit|':>12} "
                 f"{'test ECE raw → calibrated':>26}")
         lines.append(head)
         ref = self.reference
         if ref:
-            lines.append(f"{'fp32':<12} {'reference':<12} {_mb(ref.size_bytes):>9} {_f(ref.accuracy):>9} "
+            lines.append(f"{'fp32':<18} {'reference':<12} {_mb(ref.size_bytes):>9} {_f(ref.accuracy):>9} "
                          f"{_f(ref.macro_f1):>9} {'1.0000':>10} {'0':>12} {_ece(ref):>26}")
         if self.classical:
             c = self.classical
-            lines.append(f"{'classical':<12} {'baseline':<12} {'-':>9} {_f(c.accuracy):>9} {_f(c.macro_f1):>9} "
+            lines.append(f"{'classical':<18} {'baseline':<12} {'-':>9} {_f(c.accuracy):>9} {_f(c.macro_f1):>9} "
                          f"{_f(c.agreement):>10} {'-':>12} {_ece(c):>26}")
         for name, v in self.variants.items():
             status = v.status + (" (!)" if v.flagged else "")
-            lines.append(f"{name:<12} {status:<12} {_mb(v.size_bytes):>9} {_f(v.accuracy):>9} "
+            lines.append(f"{name:<18} {status:<12} {_mb(v.size_bytes):>9} {_f(v.accuracy):>9} "
                          f"{_f(v.macro_f1):>9} {_f(v.agreement):>10} {_f(v.max_abs_logit_diff, 5):>12} {_ece(v):>26}")
             if v.status in ("unavailable", "failed") and v.message:
-                lines.append(f"{'':<12} {v.message}")
+                lines.append(f"{'':<18} {v.message}")
         for name, v in self.variants.items():
             if v.difference:
                 lines.append(f"{name} minus fp32, test macro-F1 (paired): {format_difference(v.difference)}")
@@ -136,6 +141,8 @@ class _Optimizer:
     def __init__(self, ctx: JobContext):
         self.ctx, self.cfg = ctx, ctx.config
         self.variants = [v for v in OPTIMIZE_VARIANTS if v in self.cfg.optimize.variants]  # fixed order: onnx before onnx_int8
+        self.variant_logits: dict[str, np.ndarray] = {}  # test logits of the variants built so far (agreement between them)
+        self.static_teacher = ""  # the teacher the static student was distilled from
         self.total = 2 + 2 * len(self.variants)
         self.done = 0
         self.result = OptimizeResult(run_dir=str(ctx.run.root), agreement_threshold=self.cfg.optimize.agreement_threshold,
@@ -182,6 +189,7 @@ class _Optimizer:
         val = prepared.splits["validation"]
         self.val_texts, self.val_labels = list(val["text"]), np.asarray(val["label"], dtype=np.int64)
         self.label_names = prepared.label_names
+        self.prepared = prepared
         self.result.test_examples = len(self.texts)
         self.teacher_preds = _teacher_predictions(self.ctx.layout, prepared, len(self.texts))
 
@@ -219,14 +227,14 @@ class _Optimizer:
                                                                            len(self.label_names)))
         self.ref_model, self.tokenizer = ref.model, ref.tokenizer
 
-    def _logits(self, predictor, phase: str, texts: list[str] | None = None) -> np.ndarray:
-        """Logits in the data's label order, for the test texts (or ``texts``)."""
-        texts = self.texts if texts is None else texts
+    def _logits(self, predictor, phase: str, texts: list[str] | None = None, order: list[int] | None = None) -> np.ndarray:
+        """Logits in the data's label order (or ``order``), for the test texts (or ``texts``)."""
         batch = 32
+        texts = self.texts if texts is None else texts
         n_batches = (len(texts) + batch - 1) // batch
         rep = ProgressReporter(self.ctx.job, phase, n_batches, self.ctx.emit, self.ctx.cancel)
         logits = predictor.logits(texts, batch_size=batch, on_progress=lambda d, t: rep.advance())
-        return logits[:, self.order]
+        return logits[:, self.order if order is None else order]
 
     def _calibration(self, predictor, test_logits: np.ndarray, temperature: float | None = None) -> Calibration:
         """Temperature fitted on the model's own validation logits (or ``temperature`` scored), ECE/Brier/NLL on both splits."""
@@ -265,6 +273,11 @@ class _Optimizer:
                 entry.update(parity_report(self.ref_logits, logits, self.labels, self.texts, self.label_names,
                                            self.cfg.optimize.agreement_threshold))
                 entry.update(self._against_teacher(logits))
+                self.variant_logits[variant] = logits
+                if variant == "static":  # a model of its own: its agreement with the student is information, not a check
+                    entry["flagged"] = False
+                if variant == "onnx_int8_pruned" and "onnx_int8" in self.variant_logits:
+                    entry["agreement_with"] = {"onnx_int8": agreement(self.variant_logits["onnx_int8"].argmax(-1), logits.argmax(-1))}
                 if entry["flagged"]:
                     entry["status"] = "flagged"
                     ctx.log(f"{variant}: agreement {entry['agreement']:.4f} is below {self.cfg.optimize.agreement_threshold}; "
@@ -283,7 +296,8 @@ class _Optimizer:
     def _card(self, variant: str, out: Path, entry: dict[str, Any]) -> None:
         """README.md model card with the parity metrics; a failure only logs."""
         try:
-            write_variant_card(out, variant=variant, config=self.cfg, source=str(self.source), test_metrics=entry["metrics"],
+            source = self.static_teacher if variant == "static" else str(self.source)
+            write_variant_card(out, variant=variant, config=self.cfg, source=source, test_metrics=entry["metrics"],
                                parameters=self.parameters,
                                classical_test=self.result.classical.metrics if self.result.classical else None,
                                calibration=entry.get("calibration"))
@@ -345,30 +359,124 @@ class _Optimizer:
                         "folder_bytes": _folder_bytes(out), "opset": opset}
 
     def _build_onnx_int8(self, out: Path):
+        return self._int8(out, "onnx_int8", fuse=self.cfg.optimize.fuse)
+
+    def _build_onnx_int8_unfused(self, out: Path):
+        return self._int8(out, "onnx_int8_unfused", fuse=False)
+
+    def _int8(self, out: Path, variant: str, *, fuse: bool, source: Path | None = None, **extra: Any):
+        """Dynamic INT8 of the fp32 ONNX graph (the onnx variant's, else exported here from ``source``), fused first if asked."""
         import shutil
 
-        self.step("quantizing onnx_int8")
+        self.step(f"quantizing {variant}")
         opset = self.cfg.optimize.opset
         fp32_dir = self.ctx.layout.variant_dir("onnx")
         built = self.result.variants.get("onnx")
-        reuse = built is not None and built.status in ("ok", "flagged") and (fp32_dir / "model.onnx").is_file()
+        reuse = source is None and built is not None and built.status in ("ok", "flagged") and (fp32_dir / "model.onnx").is_file()
         with staging_dir(out) as tmp:
             if reuse:
                 src_dir = fp32_dir
-            else:  # the fp32 ONNX was not built in this run: export a private copy to quantize
+            else:  # the fp32 ONNX was not built in this run (or this is another model): export a private copy
                 src_dir = tmp / "_fp32"
                 src_dir.mkdir()
-                self.ctx.emit(Progress(self.ctx.job, phase="exporting onnx (for int8)", done=self.done, total=self.total))
-                onnx_export.export_onnx(self.source, src_dir, opset=opset)
+                self.ctx.emit(Progress(self.ctx.job, phase=f"exporting onnx (for {variant})", done=self.done, total=self.total))
+                onnx_export.export_onnx(source or self.source, src_dir, opset=opset)
             self.ctx.cancel.raise_if_cancelled()
-            settings = onnx_export.quantize_onnx(src_dir / "model.onnx", tmp / "model.onnx", per_channel=self.cfg.optimize.per_channel)
+            graph, fusion = src_dir / "model.onnx", {"fused": False}
+            if fuse:
+                self.ctx.emit(Progress(self.ctx.job, phase=f"fusing {variant}", done=self.done, total=self.total))
+                graph = tmp / "_fused.onnx"
+                fusion = onnx_export.fuse_onnx(src_dir / "model.onnx", graph)
+                if not fusion["fused"]:
+                    self.ctx.log(f"{variant}: ONNX Runtime found nothing to fuse in this graph; quantizing it as it is", level="warning")
+            settings = onnx_export.quantize_onnx(graph, tmp / "model.onnx", per_channel=self.cfg.optimize.per_channel,
+                                                 fused=fusion["fused"])
+            settings["fusion"] = fusion
             shutil.copy2(src_dir / "config.json", tmp / "config.json")
-            onnx_export.copy_tokenizer_files(src_dir, tmp)
+            onnx_export.copy_tokenizer_files(source or src_dir, tmp)
+            if graph != src_dir / "model.onnx":
+                graph.unlink()
             if not reuse:
                 shutil.rmtree(src_dir)
-            logits, calibration = self._check_folder(tmp, "onnx_int8", quantization=settings, onnx={"opset": opset})
+            logits, calibration = self._check_folder(tmp, variant, quantization=settings, onnx={"opset": opset}, **extra)
         return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out), "size_note": "model.onnx on disk", "calibration": calibration,
                         "folder_bytes": _folder_bytes(out), "quantization": settings}
+
+    def _train_texts(self) -> list[str]:
+        # TODO(#16): add the unlabelled texts here once data has them; pruning keeps what any training text uses.
+        return list(self.prepared.splits["train"]["text"])
+
+    def _build_onnx_int8_pruned(self, out: Path):
+        import tempfile
+
+        self.step("pruning the vocabulary")
+        pruned, tokenizer, vocab = prune_vocabulary(self.ref_model, self.tokenizer, self._train_texts(), self.max_length)
+        self.ctx.log(f"onnx_int8_pruned: kept {len(vocab.kept)} of {vocab.original_size} word pieces; "
+                     f"{vocab.texts_checked} training texts tokenize to the same ids")
+        with tempfile.TemporaryDirectory(prefix="ntmm-pruned-") as tmp:  # the pruned fp32 model, exported from here
+            pruned.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            _write_labels(Path(tmp) / "config.json", self.model_labels)
+            del pruned
+            logits, info = self._int8(out, "onnx_int8_pruned", fuse=self.cfg.optimize.fuse, source=Path(tmp),
+                                      vocabulary=vocab.describe(), parameters=count_parameters_of(Path(tmp)))
+        info["vocabulary"] = vocab.describe()
+        return logits, info
+
+    def _build_static(self, out: Path):
+        """The static-embedding student, distilled from the teacher (see :mod:`~ntmm_engine.distill.static`)."""
+        o, ctx = self.cfg.optimize, self.ctx
+        self.step("static student: token vectors")
+        t_dir = self.static_teacher = teacher_source(self.cfg)
+        teacher, t_tok = load_classifier(t_dir), load_tokenizer(t_dir)
+        train = self.prepared.splits["train"]
+        texts, train_labels = list(train["text"]), np.asarray(train["label"], dtype=np.int64)
+        vocab = choose_vocabulary(t_tok, self._train_texts(), self.max_length)
+        tokenizer = pruned_tokenizer(t_tok, vocab, self.max_length)
+        rep = ProgressReporter(ctx.job, "static student: token vectors", len(vocab.kept), ctx.emit, ctx.cancel)
+        vectors = static_student.token_vectors(teacher, t_tok, vocab.kept, on_progress=lambda d, t: rep.advance(d - rep.done))
+        emb = static_student.reduce_dim(vectors, o.static_dim, self.cfg.seed)
+        ctx.cancel.raise_if_cancelled()
+        self.step("static student: teacher logits")
+        t_pred = load_predictor(t_dir)
+        soft = self._logits(t_pred, "static student: teacher logits on the training texts", texts=texts,
+                            order=label_order(t_pred.label_names, self.label_names, model=str(t_dir)))
+        del t_pred, teacher
+        # The student's outputs follow the fp32 student's order (model_labels), like every variant's.
+        to_model = np.asarray(self.order)  # data label id -> model output index
+        soft_model = np.empty_like(soft)
+        soft_model[:, to_model] = soft
+        enc = lambda ts: {k: np.asarray(v, dtype=np.int64) for k, v in tokenizer(  # noqa: E731
+            list(ts), truncation=True, max_length=self.max_length, padding=True, return_tensors="np").items()
+            if k in ("input_ids", "attention_mask")}
+        val = self.prepared.splits["validation"]
+        d = self.cfg.distill
+        settings = static_student.StaticSettings(dim=emb.shape[1], hidden=o.static_hidden, epochs=o.static_epochs,
+                                                 temperature=d.temperature, alpha=d.alpha, seed=self.cfg.seed)
+        n_labels = len(self.label_names)
+        macro = lambda y, p: classification_metrics(y, p, [str(i) for i in range(n_labels)])["macro_f1"]  # noqa: E731
+        self.step("static student: training")
+        reporters: list[ProgressReporter] = []  # made at the first epoch, which knows how many epochs are planned
+
+        def on_epoch(epoch: int, epochs: int, f1: float) -> None:
+            if not reporters:
+                reporters.append(ProgressReporter(ctx.job, "static student: training", epochs, ctx.emit, ctx.cancel))
+            reporters[0].advance(1, message=f"validation macro-F1 {f1:.3f}")
+        weights, summary = static_student.train_static(
+            emb, {**enc(texts), "labels": to_model[train_labels]},
+            {**enc(val["text"]), "labels": to_model[np.asarray(val["label"], dtype=np.int64)]}, n_labels, settings,
+            teacher_logits=soft_model, metric=macro, on_epoch=on_epoch)
+        params = int(sum(v.size for v in weights.values()))
+        info = {"teacher": t_dir, "vocabulary": vocab.describe(), "training": summary,
+                "settings": {"dim": settings.dim, "hidden": settings.hidden, "temperature": settings.temperature,
+                             "alpha": settings.alpha, "epochs": settings.epochs}}
+        with staging_dir(out) as tmp:
+            static_student.save_static(tmp, weights, tokenizer, {"label_names": self.model_labels, **info})
+            logits, calibration = self._check_folder(tmp, "static", static=info, role="static", source=t_dir,
+                                                     source_identity=model_identity(t_dir), parameters=params)
+        return logits, {"kind": "onnx", "size_bytes": _weights_bytes(out, (".onnx",)), "size_note": "model.onnx on disk",
+                        "calibration": calibration,
+                        "folder_bytes": _folder_bytes(out), "parameters": params, "quantization": {}}
 
     def _write_parity(self) -> None:
         res = self.result
@@ -402,8 +510,12 @@ def _write_labels(config_json: Path, names: list[str]) -> None:
     atomic_write_json(config_json, data)
 
 
-def _weights_bytes(folder: Path) -> int:
-    return int(sum(f.stat().st_size for f in folder.iterdir() if f.suffix in (".onnx", ".onnx_data", ".safetensors")))
+def _weights_bytes(folder: Path, suffixes: tuple[str, ...] = (".onnx", ".onnx_data", ".safetensors")) -> int:
+    return int(sum(f.stat().st_size for f in folder.iterdir() if f.suffix in suffixes))
+
+
+def count_parameters_of(folder: Path) -> int:
+    return count_parameters(load_classifier(str(folder)))
 
 
 def _folder_bytes(folder: Path) -> int:

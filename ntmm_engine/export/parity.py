@@ -48,6 +48,8 @@ class VariantParity(Record):
     calibration: Calibration | None = None  # its own temperature (fitted on its validation outputs), ECE/Brier/NLL
     flagged: bool = False
     build_seconds: float | None = None
+    agreement_with: dict[str, float] = field(default_factory=dict)  # e.g. the pruned INT8 against the unpruned one
+    vocabulary: dict[str, Any] = field(default_factory=dict)  # vocabulary pruning: pieces kept, texts checked
 
 
 def parity_report(ref_logits: np.ndarray, var_logits: np.ndarray, labels: Sequence[int], texts: Sequence[str],

@@ -360,7 +360,13 @@ SPEED_HEADING = "## Speed and size"
 VARIANT_TEXT = {
     "torch_int8": "PyTorch dynamic INT8 (nn.Linear weights as qint8, re-quantized from the fp32 weights when loaded)",
     "onnx": "ONNX export (fp32) for ONNX Runtime",
-    "onnx_int8": "ONNX Runtime dynamic INT8 quantization (MatMul and Gather, word embeddings included)",
+    "onnx_int8": "ONNX Runtime dynamic INT8 quantization (MatMul and Gather, word embeddings included; on the graph fused by "
+                 "ONNX Runtime's transformer optimizer when optimize.fuse is on)",
+    "onnx_int8_unfused": "ONNX Runtime dynamic INT8 quantization of the plain (unfused) graph",
+    "onnx_int8_pruned": "ONNX Runtime dynamic INT8 after vocabulary pruning (only the word pieces of the training texts, "
+                        "the special tokens and single characters kept; every training text tokenizes as before)",
+    "static": "A static-embedding student distilled from the teacher in {source} (one vector per word piece from its "
+              "encoder, mean pooling, a head trained on its logits and the labels)",
 }
 
 
@@ -369,8 +375,10 @@ def write_variant_card(folder: str | Path, *, variant: str, config: ProjectConfi
                        classical_test: dict[str, Any] | None = None, calibration: Calibration | None = None) -> Path:
     """The card of an optimized variant: its parity metrics on the test split (beside the classical baseline's) and
     its own calibration."""
+    what = VARIANT_TEXT.get(variant, variant)
     return write_model_card(folder, role=f"student, {variant}", config=config, metrics={"test": test_metrics},
-                            base_model=source, construction=f"{VARIANT_TEXT.get(variant, variant)} of the student in {source}",
+                            base_model=source,
+                            construction=what.format(source=source) if "{source}" in what else f"{what} of the student in {source}",
                             data_report={"label_names": [c["label"] for c in test_metrics.get("per_class", [])]},
                             parameters=parameters, classical={"test": classical_test} if classical_test else None,
                             calibration=calibration)

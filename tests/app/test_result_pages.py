@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 
+from PySide6.QtCore import Qt
+
 from fakes import FakePredictor
 
 from ntmm_engine.api import BenchmarkResult, DistillResult, OptimizeResult, TrainResult, VariantBenchmark, VariantParity
@@ -92,6 +94,9 @@ def test_optimize_page_progress_results_and_flags(make_window, tiny_project, qtb
     assert "distill" in page.needs().lower()
     # variant check boxes write optimize.variants
     page.checks["torch_int8"].setChecked(False)
+    assert w.project.config.optimize.variants == ["onnx", "onnx_int8", "onnx_int8_pruned", "static"]
+    page.checks["onnx_int8_pruned"].setChecked(False)
+    page.checks["static"].setChecked(False)
     assert w.project.config.optimize.variants == ["onnx", "onnx_int8"]
 
     def fake_optimize(config, on_event=None, cancel=None):
@@ -116,7 +121,7 @@ def test_optimize_page_progress_results_and_flags(make_window, tiny_project, qtb
     assert names == ["student (fp32 reference)", "onnx", "onnx_int8"]
     assert "low agreement" in t.item(2, t.columnCount() - 1).text()
     assert t.item(2, 0).background().color().name() == "#ffe0b2"
-    assert t.item(2, 6).text() == "4.00"  # size in MB from size_bytes
+    assert t.item(2, 7).text() == "4.00"  # size in MB from size_bytes
     assert t.isColumnHidden(3)  # no latency in optimize results
     assert page.results.size_chart.categories == names
     assert "onnx_int8" in page.results.note.text()
@@ -151,7 +156,7 @@ def test_benchmark_page_reads_run_folder_and_exports(make_window, tiny_config, t
     assert list(page.checks) == ["teacher_fp32", "student_onnx_int8"] and page.all_check.isChecked()
     t = page.results.table
     assert t.rowCount() == 3
-    assert not t.isColumnHidden(3) and not t.isColumnHidden(7)  # latency and speed-up shown
+    assert not t.isColumnHidden(3) and not t.isColumnHidden(8)  # latency and speed-up shown
     assert page.results.latency_chart.series["p50"] == [12.0, 2.0]  # the failed row is left out
     assert "failed: no quantized engine" in t.item(2, t.columnCount() - 1).text()
     assert "low agreement" in t.item(1, t.columnCount() - 1).text()  # flagged by the optimize step
@@ -164,6 +169,69 @@ def test_benchmark_page_reads_run_folder_and_exports(make_window, tiny_config, t
     page.all_check.setChecked(False)
     page.checks["teacher_fp32"].setChecked(True)
     assert w.project.config.benchmark.variants == ["teacher_fp32"]
+    wait_idle(w)
+
+
+def _benchmarked_run(tiny_config, tmp_path, *, reliable: bool = True):
+    """A run folder with three models and a finished benchmark of them (as the jobs would leave it)."""
+    run = tiny_config.run_path
+    for rel, name in (("teacher/model", "config.json"), ("optimize/student_onnx_int8", "model.onnx"),
+                      ("optimize/student_static", "model.onnx")):
+        (run / rel).mkdir(parents=True, exist_ok=True)
+        (run / rel / name).write_text("{}")
+    rows = [VariantBenchmark("teacher_fp32", macro_f1=0.91, macro_f1_ci=[0.85, 0.95], latency_ms_median=12.0, size_bytes=87_000_000),
+            VariantBenchmark("student_onnx_int8", macro_f1=0.89, macro_f1_ci=[0.83, 0.94], latency_ms_median=2.0, size_bytes=8_000_000),
+            VariantBenchmark("student_static", macro_f1=0.80, macro_f1_ci=[0.72, 0.86], latency_ms_median=0.05, size_bytes=3_000_000)]
+    reason = "" if reliable else "timings unreliable: the CPU was busy (load 4.2 on 2 cores); close other programs and run again"
+    cpu = {} if reliable else {"summary": "x86_64: AVX2; no VNNI", "warning": "dynamic INT8 is known to give little speed-up here"}
+    atomic_write_json(run / "benchmark" / "result.json",
+                      BenchmarkResult(rows=rows, reliable=reliable, unreliable_reason=reason, cpu=cpu).to_dict())
+    RunFolder(run).update_stage("benchmark", status="completed")
+    tiny_config.save(tmp_path / "p.yaml")
+    return tmp_path / "p.yaml"
+
+
+def test_benchmark_page_recommends_under_the_budget(make_window, tiny_config, tmp_path, qtbot, monkeypatch, wait_idle):
+    from ntmm_app.pages import predict_page
+
+    monkeypatch.setattr(predict_page.api, "load_predictor", lambda path: FakePredictor())
+    w = make_window(_benchmarked_run(tiny_config, tmp_path))
+    page = w.page("benchmark")
+    # no budget: the most accurate; the frontier chart has every timed variant, the recommended ringed
+    assert page.recommended[0] == "teacher_fp32" and "Recommended: teacher_fp32" in page.recommend_label.text()
+    chart = page.results.pareto
+    assert [p.name for p in chart.points] == ["teacher_fp32", "student_onnx_int8", "student_static"]
+    assert chart.front == ["student_static", "student_onnx_int8", "teacher_fp32"] and chart.recommended == "teacher_fp32"
+    # typing a latency budget re-picks at once from the finished benchmark, with no new measurement
+    editor = page.form.editors["budget_max_latency_ms"].input
+    editor.clear()
+    qtbot.keyClicks(editor, "5")
+    assert w.project.config.benchmark.budget_max_latency_ms == 5.0
+    assert page.recommended[0] == "student_onnx_int8" and chart.recommended == "student_onnx_int8"
+    t = page.results.table
+    row = next(i for i in range(t.rowCount()) if t.item(i, 0).text() == "student_onnx_int8")
+    assert "recommended" in t.item(row, t.columnCount() - 1).text()
+    editor.clear()
+    qtbot.keyClicks(editor, "0.01")  # nothing qualifies: the fastest, said so
+    assert page.recommended[0] == "student_static" and "Nothing fits the budget" in page.recommend_label.text()
+    # Use in Predict opens it there
+    qtbot.mouseClick(page.use_button, Qt.MouseButton.LeftButton)
+    wait_idle(w)
+    predict = w.page("predict")
+    assert w.current_page is predict and predict.slot_a.path.endswith("student_static")
+    assert "★ recommended" in predict.slot_a.combo.currentText()
+
+
+def test_benchmark_page_flags_unreliable_timings(make_window, tiny_config, tmp_path, wait_idle):
+    w = make_window(_benchmarked_run(tiny_config, tmp_path, reliable=False))
+    page = w.page("benchmark")
+    w.go_to(w.pages.index(page))
+    assert page.unreliable.isVisible() and "load 4.2 on 2 cores" in page.unreliable.text()
+    assert "little speed-up" in page.unreliable.text()  # the CPU's INT8 warning
+    assert page.recommended is None and not page.use_button.isEnabled() and "No recommendation" in page.recommend_label.text()
+    assert "unreliable" in page.results.pareto.plot.plotItem.titleLabel.text
+    assert "unreliable" in page.results.latency_chart.plot.plotItem.titleLabel.text and "unreliable" in page.results.note.text()
+    assert w.project.state().default_model()[0] != ""  # Predict still opens a model: the fastest one optimize did not flag
     wait_idle(w)
 
 

@@ -16,6 +16,7 @@ def test_full_wizard_on_a_tiny_model(make_window, tiny_config, tmp_path, qtbot, 
     c.optimize.variants = ["onnx_int8"]
     c.benchmark.isolate = False
     c.benchmark.num_samples, c.benchmark.warmup, c.benchmark.throughput_batch_size = 3, 0, 8
+    c.benchmark.rounds, c.benchmark.time_budget_s = 2, 0.0
     c.save(tmp_path / "wizard.yaml")
     w = make_window(tmp_path / "wizard.yaml")
     wait_idle(w)

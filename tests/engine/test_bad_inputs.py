@@ -609,6 +609,12 @@ case("config_not_yaml", "a project file with broken YAML",
 case("config_set_out_of_range", "--set data.max_length=4",
      lambda e: e.cli(*TEACHER_CLI, str(e.yaml("name: x\n")), "--set", "data.max_length=4"),
      "cli", r"data.max_length: 4 is out of range; allowed \[8, 8192\]", (), kind="config")
+case("budget_negative", "`ntmm recommend --max-latency-ms -1`",
+     lambda e: e.cli("recommend", "--config", str(e.yaml("name: x\n")), "--max-latency-ms", "-1"),
+     "cli", r"benchmark.budget_max_latency_ms: -1.0 is out of range; allowed \[0.0, 10000000.0\]", (), kind="config")
+case("recommend_without_benchmark", "`ntmm recommend` before any benchmark",
+     lambda e: e.cli("recommend", "--config", str(e.yaml("name: x\nrun_dir: runs\n"))),
+     "cli", r"No finished benchmark in .*runs.*Hint: run 'ntmm benchmark' first", ("runs",), kind="config")
 
 
 # ------------------------------------------------------------------ run folders

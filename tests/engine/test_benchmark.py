@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from testdata import make_rows, write_csv
+
 from ntmm_engine.benchmark.job import _add_ratios, find_variants, run_benchmark
 from ntmm_engine.benchmark.report import BenchmarkResult, VariantBenchmark
 from ntmm_engine.core.config import ProjectConfig
@@ -38,6 +38,7 @@ def make_project(root: Path, factory) -> ProjectConfig:
     b = cfg.benchmark
     b.num_samples, b.warmup, b.throughput_batch_size, b.threads = 5, 1, 4, 1
     b.isolate = False
+    b.rounds, b.time_budget_s = 3, 0.0
     return cfg
 
 
@@ -59,7 +60,8 @@ def test_rows_have_every_field_and_sane_ratios(benchmarked):
     cfg, result, events = benchmarked
     assert result.status == "completed"
     names = [r.variant for r in result.rows]
-    assert names == ["teacher_fp32", "student_fp32", "baseline_fp32", "student_torch_int8", "student_onnx", "student_onnx_int8"]
+    assert names == ["teacher_fp32", "student_fp32", "baseline_fp32", "student_torch_int8", "student_onnx", "student_onnx_int8",
+                     "student_onnx_int8_pruned", "student_static"]
     rows = [r.to_dict() for r in result.rows]
     by = {r["variant"]: r for r in rows}
     for r in rows:
@@ -67,9 +69,18 @@ def test_rows_have_every_field_and_sane_ratios(benchmarked):
         missing = [k for k in ROW_KEYS if r.get(k) is None]
         assert not missing, (r["variant"], missing)
         assert r["latency_ms_median"] > 0 and r["latency_ms_p95"] >= r["latency_ms_median"] and r["throughput_per_s"] > 0
-        assert r["threads"] == 1 and r["latency_samples"] == 5 and 0 <= r["macro_f1"] <= 1
+        assert r["threads"] == 1 and r["latency_samples"] == 5 * r["latency_rounds"] and 0 <= r["macro_f1"] <= 1
+        assert r["latency_rounds"] == result.rounds.rounds >= 3 and len(r["latency_round_medians_ms"]) == r["latency_rounds"]
         assert r["memory_method"] == "rss_delta" and r["parameters"] > 0
     assert by["teacher_fp32"]["speedup_vs_teacher"] == 1.0 and by["teacher_fp32"]["compression_vs_teacher"] == 1.0
+    # speed-ups are paired round by round: the median of the per-round ratios, with their range
+    paired = result.rounds.ratios["teacher_fp32"]["student_onnx"]
+    assert by["student_onnx"]["speedup_vs_teacher"] == paired.median and by["student_onnx"]["speedup_vs_teacher_range"] == [paired.low, paired.high]
+    assert len(paired.per_round) == result.rounds.rounds
+    assert result.rounds.machine_before["cpu_busy_seconds"] > 0 and "load_1min" in result.rounds.machine_after
+    assert result.reliable == result.rounds.reliable and (result.unreliable_reason == "") == result.reliable
+    assert result.cpu["summary"] and result.recommendation is not None
+    assert (result.recommendation.variant == "") == (not result.reliable)
     assert by["student_fp32"]["agreement"] == 1.0 and by["student_onnx"]["agreement"] == 1.0
     assert by["student_onnx_int8"]["compression_vs_student"] > 2.5  # embeddings are INT8 too
     assert by["student_torch_int8"]["kind"] == "torch_int8" and "in memory" in by["student_torch_int8"]["size_note"]

@@ -125,6 +125,8 @@ class Project:
         cfg.teacher.base_model = str(base_model)
         cfg.distill.num_layers = 1
         cfg.benchmark.num_samples, cfg.benchmark.warmup, cfg.benchmark.isolate = 5, 1, False
+        cfg.benchmark.rounds, cfg.benchmark.time_budget_s = 2, 0.0
+        cfg.optimize.variants = ["torch_int8", "onnx", "onnx_int8"]  # the kill points cover these three
         cfg.save(root / "p.yaml")
         (root / "launch.py").write_text(LAUNCHER)
         self.run_dir = root / "runs"

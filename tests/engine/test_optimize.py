@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from testdata import make_rows, write_csv
+
 from ntmm_engine.core.config import ProjectConfig
 from ntmm_engine.core.errors import NTMMError
 from ntmm_engine.core.events import CancelToken, Evaluation, JobFinished, Progress
-from ntmm_engine.export.parity import parity_report
-from ntmm_engine.export.optimize import OptimizeResult, run_optimize
-from ntmm_engine.inference.predictors import load_predictor
 from ntmm_engine.core.runfolder import RunFolder, atomic_write_json, read_json
+from ntmm_engine.export.optimize import OptimizeResult, run_optimize
+from ntmm_engine.export.parity import parity_report
+from ntmm_engine.inference.predictors import load_predictor
 
 
 def make_project(root: Path, factory, *, student: bool = True, calibrated: bool = False) -> ProjectConfig:
@@ -80,10 +80,10 @@ def test_parity_maths_against_hand_computed_values():
 def test_every_variant_is_built_checked_and_loadable(optimized):
     cfg, result, events = optimized
     opt = cfg.run_path / "optimize"
-    assert result.status == "completed" and set(result.variants) == {"torch_int8", "onnx", "onnx_int8"}
+    assert result.status == "completed" and set(result.variants) == {"torch_int8", "onnx", "onnx_int8", "onnx_int8_pruned", "static"}
     assert result.test_examples == 6 and result.reference.macro_f1 is not None
     assert OptimizeResult.from_dict(read_json(opt / "result.json")) == result  # result.json reads back into the same type
-    for name, kind in (("torch_int8", "torch_int8"), ("onnx", "onnx"), ("onnx_int8", "onnx")):
+    for name, kind in (("torch_int8", "torch_int8"), ("onnx", "onnx"), ("onnx_int8", "onnx"), ("onnx_int8_pruned", "onnx")):
         v = result.variants[name].to_dict()
         assert v["status"] == "ok", v
         folder = Path(v["path"])
@@ -103,7 +103,9 @@ def test_every_variant_is_built_checked_and_loadable(optimized):
     # INT8 of MatMul *and* Gather: the embedding-heavy tiny student shrinks about 4x
     assert onnx["size_bytes"] == (opt / "student_onnx" / "model.onnx").stat().st_size
     assert q["size_bytes"] < 0.35 * onnx["size_bytes"]
-    assert q["quantization"]["op_types"] == ["MatMul", "Gather"]
+    # the fused graph is quantized, with the fused ops' weights (attention, embeddings) in INT8 too
+    assert q["quantization"]["op_types"] == ["MatMul", "Attention", "Gather", "EmbedLayerNormalization"]
+    assert q["quantization"]["fusion"]["fused"] and q["quantization"]["fusion"]["fused_ops"]["Attention"] == 1
     assert "in memory" in result.variants["torch_int8"].size_note
     assert not list(opt.glob("student_torch_int8/*.bin")) and not list(opt.glob("student_torch_int8/*.pt"))
     assert not [p.name for p in opt.iterdir() if p.name.startswith(".")]  # no staging leftovers
@@ -113,7 +115,8 @@ def test_every_variant_is_built_checked_and_loadable(optimized):
     assert RunFolder(cfg.run_path).stage_status("optimize") == "completed"
     phases = {e.phase for e in events if isinstance(e, Progress)}
     assert {"exporting onnx", "quantizing torch_int8", "quantizing onnx_int8", "parity onnx_int8"} <= phases
-    assert {e.split for e in events if isinstance(e, Evaluation)} == {"parity_fp32", "parity_torch_int8", "parity_onnx", "parity_onnx_int8"}
+    assert {e.split for e in events if isinstance(e, Evaluation)} == {"parity_fp32", "parity_torch_int8", "parity_onnx", "parity_onnx_int8",
+                                                                      "parity_onnx_int8_pruned", "parity_static"}
     assert "onnx_int8" in result.summary_text() and isinstance(events[-1], JobFinished)
 
 
@@ -180,6 +183,47 @@ def test_onnx_graphs_have_dynamic_axes_and_int8_embeddings(optimized):
     eight_bit = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)  # ORT stores Gather tables as uint8
     int8_embeddings = [i for i in m.graph.initializer if i.data_type in eight_bit and i.dims and i.dims[0] == vocab]
     assert int8_embeddings, "the word-embedding matrix (Gather) was not quantized"
+
+
+def test_fused_graph_beside_the_unfused_one(optimized, tmp_path):
+    import onnx
+
+    cfg, _, _ = optimized
+    c = cfg.copy()
+    c.optimize.variants = ["onnx", "onnx_int8", "onnx_int8_unfused"]
+    result = run_optimize(c)
+    opt = c.run_path / "optimize"
+    fused = {n.op_type for n in onnx.load(str(opt / "student_onnx_int8" / "model.onnx")).graph.node}
+    plain = {n.op_type for n in onnx.load(str(opt / "student_onnx_int8_unfused" / "model.onnx")).graph.node}
+    assert {"QAttention", "QEmbedLayerNormalization", "SkipLayerNormalization"} <= fused
+    assert not plain & {"QAttention", "Attention", "SkipLayerNormalization"} and "MatMulInteger" in plain
+    for name in ("onnx_int8", "onnx_int8_unfused"):
+        v = result.variants[name]
+        assert v.status == "ok" and v.agreement == 1.0 and v.max_abs_logit_diff < 0.05, v  # parity on the real test texts
+    assert result.variants["onnx_int8_unfused"].quantization["fusion"] == {"fused": False}
+    c.optimize.fuse = False  # fusion off: onnx_int8 is the plain graph quantized
+    off = run_optimize(c)
+    assert off.variants["onnx_int8"].quantization["op_types"] == ["MatMul", "Gather"]
+
+
+def test_pruned_and_static_variants(optimized):
+    cfg, result, _ = optimized
+    opt = cfg.run_path / "optimize"
+    pruned = result.variants["onnx_int8_pruned"]
+    assert pruned.status == "ok" and pruned.agreement == 1.0 and pruned.agreement_with["onnx_int8"] == 1.0
+    assert pruned.vocabulary["kept"] < pruned.vocabulary["original"] / 10 and pruned.vocabulary["identical_ids_on_training_texts"]
+    assert pruned.size_bytes < 0.5 * result.variants["onnx_int8"].size_bytes  # the embeddings were most of the tiny student
+    info = json.loads((opt / "student_onnx_int8_pruned" / "ntmm.json").read_text())
+    assert info["vocabulary"]["kept"] == len(load_predictor(opt / "student_onnx_int8_pruned").tokenizer.get_vocab())
+    static = result.variants["static"]
+    assert static.status == "ok" and not static.flagged  # a model of its own: never flagged for disagreeing
+    folder = opt / "student_static"
+    assert {"model.onnx", "static.safetensors", "static.json", "tokenizer.json", "ntmm.json"} <= {p.name for p in folder.iterdir()}
+    p = load_predictor(folder)
+    assert p.kind == "onnx" and p.label_names == ["cardio", "gastro", "neuro"]
+    meta = json.loads((folder / "ntmm.json").read_text())
+    assert meta["variant"] == "static" and meta["role"] == "static" and meta["source"].endswith("teacher/model")
+    assert meta["static"]["training"]["kd"] and static.parameters < 0.2 * result.reference.parameters
 
 
 def test_per_channel_quantization_and_cpu_profile(optimized, tmp_path):
