@@ -126,6 +126,10 @@ class TitledPlot(pg.PlotWidget):
         self.plotItem.titleLabel.text = None  # redraw even when the elided text is the same (the colour may differ)
         self.fit_title()
 
+    def full_title(self) -> str:
+        """The title as set (what is shown may be elided)."""
+        return self._full_title
+
     def fit_title(self) -> None:
         if not self.__dict__.get("_full_title") or getattr(self, "plotItem", None) is None:
             return  # pyqtgraph resizes once before __init__ has set the title, and again while closing

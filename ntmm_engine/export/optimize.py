@@ -40,6 +40,7 @@ from ..core.models import count_parameters, load_classifier, load_tokenizer, mod
 from ..core.results import Record
 from ..core.runfolder import atomic_write_json, read_json, staging_dir
 from ..data.prepare import prepare_data
+from ..data.unlabelled import read_unlabelled
 from ..distill import static as static_student
 from ..distill.job import DistillResult, teacher_source
 from ..distill.vocab import choose_vocabulary, prune_vocabulary, pruned_tokenizer
@@ -143,6 +144,7 @@ class _Optimizer:
         self.variants = [v for v in OPTIMIZE_VARIANTS if v in self.cfg.optimize.variants]  # fixed order: onnx before onnx_int8
         self.variant_logits: dict[str, np.ndarray] = {}  # test logits of the variants built so far (agreement between them)
         self.static_teacher = ""  # the teacher the static student was distilled from
+        self._vocab_texts: list[str] | None = None  # the texts pruning keeps the word pieces of (read once)
         self.total = 2 + 2 * len(self.variants)
         self.done = 0
         self.result = OptimizeResult(run_dir=str(ctx.run.root), agreement_threshold=self.cfg.optimize.agreement_threshold,
@@ -403,8 +405,14 @@ class _Optimizer:
                         "folder_bytes": _folder_bytes(out), "quantization": settings}
 
     def _train_texts(self) -> list[str]:
-        # TODO(#16): add the unlabelled texts here once data has them; pruning keeps what any training text uses.
-        return list(self.prepared.splits["train"]["text"])
+        """The texts whose word pieces pruning keeps: the training split and the unlabelled texts (data.unlabelled),
+        a sample of what the deployed model will read that the student was also trained on."""
+        if self._vocab_texts is None:
+            texts = list(self.prepared.splits["train"]["text"])
+            if self.cfg.data.unlabelled:
+                texts += read_unlabelled(self.cfg.data, self.prepared, base_dir=self.cfg.base_dir, exclude=self.cfg.run_path)
+            self._vocab_texts = texts
+        return self._vocab_texts
 
     def _build_onnx_int8_pruned(self, out: Path):
         import tempfile

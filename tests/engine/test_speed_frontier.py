@@ -181,7 +181,7 @@ def test_static_student_round_trips_through_save_and_load(tiny_model, tmp_path):
     enc = new_tok(texts, padding=True, truncation=True, max_length=32, return_tensors="np")
     data = {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64),
             "labels": np.arange(len(texts)) % 3}
-    weights, summary = static.train_static(emb, data, data, 3, static.StaticSettings(dim=16, hidden=8, epochs=3),
+    weights, summary = static.train_static(emb, data, data, 3, static.StaticSettings(dim=16, hidden=8, epochs=3, min_steps=0),
                                            teacher_logits=np.random.default_rng(0).standard_normal((len(texts), 3)),
                                            metric=lambda y, p: float((y == p).mean()))
     assert summary["kd"] and 1 <= summary["best_epoch"] <= 3

@@ -382,3 +382,19 @@ def test_config_takes_one_path_or_a_list_and_save_as_keeps_them(tmp_path):
     assert cfg.data.unlabelled == ["notes.csv", "more"]
     cfg.rebase(tmp_path / "elsewhere")
     assert cfg.data.unlabelled == [str(tmp_path / "notes.csv"), str(tmp_path / "more")]
+
+
+def test_vocabulary_pruning_keeps_the_word_pieces_of_unlabelled_texts(tiny_config, tmp_path):
+    """The pruned ONNX INT8 student reads the unlabelled notes as the unpruned one does: their word pieces are kept."""
+    from ntmm_engine.data.prepare import prepare_data
+    from ntmm_engine.export.optimize import _Optimizer
+
+    cfg, _ = _config(tiny_config, tmp_path)
+    write_csv(tmp_path / "notes.csv", [{"note": "zygomatic fracture after a fall"}], ("note",))
+    opt = _Optimizer.__new__(_Optimizer)  # only the text selection: no model is needed for it
+    opt.cfg, opt._vocab_texts = cfg, None
+    opt.prepared = prepare_data(cfg.data, base_dir=cfg.base_dir)
+    assert not any("zygomatic" in t for t in opt._train_texts())
+    cfg.data.unlabelled, opt._vocab_texts = [str(tmp_path / "notes.csv")], None
+    texts = opt._train_texts()
+    assert texts[-1] == "zygomatic fracture after a fall" and len(texts) == len(opt.prepared.splits["train"]["text"]) + 1
