@@ -83,6 +83,7 @@ class ModelSlot(QGroupBox):
         self.page, self.key = page, key
         self.predictor: Any = None
         self.path: str = ""
+        self.names: dict[str, str] = {}  # model path -> its variant name (student_onnx_int8, teacher_fp32, ...)
         lay = QGridLayout(self)
         self.combo = QComboBox()
         self.combo.setMinimumContentsLength(24)
@@ -107,6 +108,7 @@ class ModelSlot(QGroupBox):
     def fill(self, candidates: dict[str, Path], select: str | None, recommended: str = "") -> None:
         self.combo.blockSignals(True)
         self.combo.clear()
+        self.names = {str(path): name for name, path in candidates.items()}
         for name, path in candidates.items():
             mark = "  ★ recommended" if name == recommended else ""
             self.combo.addItem(f"{name}  –  {path.parent.name}/{path.name}{mark}", str(path))
@@ -115,6 +117,12 @@ class ModelSlot(QGroupBox):
         idx = self.combo.findData(select or self.path)
         self.combo.setCurrentIndex(max(idx, 0) if self.combo.count() else -1)
         self.combo.blockSignals(False)
+
+    def display_name(self) -> str:
+        """The variant name of the loaded model, or its folder or file name for a model opened from elsewhere."""
+        if not self.path:
+            return ""
+        return self.names.get(self.path) or Path(self.path).name
 
     def browse_folder(self) -> None:
         s = self.page.ctx.settings
@@ -351,6 +359,9 @@ class PredictPage(StepPage):
         return self._timer.isActive()
 
     def status_text(self) -> str:
+        """The model the step works with: the one loaded now, else the one it will load."""
+        if self.slot_a.path:
+            return self.slot_a.display_name()
         best = self.project.state().default_model() if self.project.is_open else None
         return best[0] if best else ""
 
@@ -382,10 +393,18 @@ class PredictPage(StepPage):
         recommended = rec.variant if rec is not None else ""
         select = str(best[1]) if best and not self.slot_a.path else None
         self.slot_a.fill(found, select, recommended)
-        self.slot_b.fill(found, None, recommended)
+        self.slot_b.fill(found, self._compare_default(found, select), recommended)
         if select and (self.slot_a.predictor is None or self.slot_a.path != select):
             self.slot_a.load(select)
         self.refresh_state()
+
+    @staticmethod
+    def _compare_default(found: dict[str, Path], first: str | None) -> str | None:
+        """The second model Compare starts with: the teacher beside the recommended variant (the first slot),
+        else the first other model; never the same model on both sides."""
+        others = [str(p) for p in found.values() if str(p) != first]
+        teacher = str(found[api.TEACHER]) if api.TEACHER in found else None
+        return teacher if teacher in others else (others[0] if others else None)
 
     def use_model(self, path: str) -> None:
         """Load ``path`` (a project variant, e.g. the benchmark's recommended one) into the first model slot."""
@@ -411,8 +430,9 @@ class PredictPage(StepPage):
         predictor = self.slot_a.predictor
         predictor.min_confidence = self.confidence.value
         calibration = predictor.calibration
-        name = self.slot_a.combo.currentText().split("  –  ")[0] or Path(self.slot_a.path).name
+        name = self.slot_a.display_name()
         self.confidence.set_curve(calibration.risk_coverage if calibration is not None else None, name)
+        self.ctx.window.refresh_steps()  # the step list names the model now loaded
         self.predict_now()
 
     def _model_b_loaded(self) -> None:
@@ -442,7 +462,7 @@ class PredictPage(StepPage):
         for slot, view in ((self.slot_a, self.view_a), (self.slot_b, self.view_b)):
             if slot not in self.slots():
                 continue
-            view.title.setText(Path(slot.path).name if slot.path else "")
+            view.title.setText(slot.display_name())
             if not text or slot.predictor is None:
                 view.clear("–" if slot.predictor is not None else "Load a model to see predictions.")
                 if slot is self.slot_a:
@@ -573,7 +593,7 @@ class PredictPage(StepPage):
         per_model = 3 if review else 2
         cols = ["Text"]
         for k in keys:
-            suffix = "" if len(keys) == 1 else (" (model)" if k == "a" else " (second)")
+            suffix = "" if len(keys) == 1 else f" ({self._slot(k).display_name()})"
             cols += [f"Label{suffix}", f"Confidence{suffix}"] + ([f"Review{suffix}"] if review else [])
         if len(keys) == 2:
             cols.append("Agree")
@@ -625,10 +645,13 @@ class PredictPage(StepPage):
         if review:
             for k in keys:
                 n = sum(p.uncertain for p in self.batch_results[k])
-                who = "" if len(keys) == 1 else (" (model)" if k == "a" else " (second model)")
+                who = "" if len(keys) == 1 else f" ({self._slot(k).display_name()})"
                 msg += f" {n} marked “{api.UNCERTAIN}”{who}, below confidence {self.confidence.value:.3f}."
         msg += f" Read as {self.batch['format']}."
         self.batch_status.setText(msg)
+
+    def _slot(self, key: str) -> ModelSlot:
+        return self.slot_a if key == "a" else self.slot_b
 
     def result_keys(self) -> list[str]:
         return [k for k in ("a", "b") if k in self.batch_results]

@@ -454,3 +454,41 @@ def test_distill_page_shows_the_unlabelled_texts(make_window, tiny_project, qtbo
     assert page.shift_chart.series["teacher, unlabelled"] == [0.7, 0.2, 0.1]
     assert "distributed far from the training labels" in page.warnings.text()
     wait_idle(w)
+
+
+def test_predict_names_models_by_variant_and_compares_the_teacher_with_the_recommended_one(
+        make_window, tiny_config, tmp_path, monkeypatch, wait_idle):
+    """Issue 18: headings and columns use the variant names, Compare starts with the teacher beside the
+    first slot's model (never the same model twice), and the step list names the model now loaded."""
+    from ntmm_app.pages import predict_page
+    from ntmm_engine import api
+
+    for name in (api.TEACHER, "student_onnx_int8"):
+        folder = tiny_config.run_path / api.VARIANTS[name].folder
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    tiny_config.save(tmp_path / "p.yaml")
+    monkeypatch.setattr(predict_page.api, "load_predictor", lambda path: FakePredictor())
+    w = make_window(tmp_path / "p.yaml")
+    page = w.page("predict")
+    w.go_to(w.pages.index(page))
+    wait_idle(w)
+    assert page.slot_a.display_name() == "student_onnx_int8"
+    page.compare.setChecked(True)
+    wait_idle(w)
+    assert page.slot_b.display_name() == api.TEACHER  # not the same model on both sides
+    page.text.setPlainText("pain in the heart")
+    page.predict_now()
+    assert page.view_a.title.text() == "student_onnx_int8" and page.view_b.title.text() == api.TEACHER
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\nthe heart is fine\nheadache\n", encoding="utf-8")
+    page.predict_file(str(texts))
+    wait_idle(w)
+    headers = [page.batch_table.horizontalHeaderItem(i).text() for i in range(page.batch_table.columnCount())]
+    assert "Label (student_onnx_int8)" in headers and f"Label ({api.TEACHER})" in headers
+    assert not any("(model)" in h or "(second)" in h for h in headers)
+    item = w.steps.item(w.pages.index(page))
+    assert "student_onnx_int8" in item.text()
+    page.slot_a.load(str(tiny_config.run_path / api.VARIANTS[api.TEACHER].folder))  # switching: the step list follows
+    wait_idle(w)
+    assert api.TEACHER in item.text() and "student_onnx_int8" not in item.text()
