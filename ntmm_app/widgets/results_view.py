@@ -27,6 +27,7 @@ from ntmm_engine.core.events import Evaluation, Event, JobFinished, LogMessage, 
 from .. import desktop, errors
 from .charts import BarChart
 from .metrics_view import number_item, read_only_table, score_item, text_item
+from .frozen_column import FrozenColumn
 from .pareto import FrontierPoint, ParetoChart
 
 
@@ -43,6 +44,8 @@ class ResultRow:
     latency_ms_p95: float | None = None
     throughput_per_s: float | None = None
     size_mb: float | None = None
+    parameters_m: float | None = None
+    peak_rss_mb: float | None = None
     latency_spread: float | None = None
     speedup_vs_teacher: float | None = None
     compression_vs_teacher: float | None = None
@@ -56,17 +59,20 @@ class ResultRow:
 # (header, ResultRow field, format)
 COLUMNS: list[tuple[str, str, str]] = [
     ("Macro-F1", "macro_f1", ".4f"),
-    ("Agreement", "agreement", ".2%"),
+    ("Agreement vs fp32 student", "agreement", ".2%"),
     ("p50 ms", "latency_ms_median", ".2f"),
     ("p95 ms", "latency_ms_p95", ".2f"),
     ("Spread", "latency_spread", ".0%"),
     ("Samples/s", "throughput_per_s", ".1f"),
     ("Size MB", "size_mb", ".2f"),
-    ("Speed-up", "speedup_vs_teacher", ".2f"),
-    ("Compression", "compression_vs_teacher", ".2f"),
+    ("Params M", "parameters_m", ".1f"),
+    ("Peak RSS MB", "peak_rss_mb", ".0f"),
+    ("Speed-up vs teacher", "speedup_vs_teacher", ".2f"),
+    ("Compression vs teacher", "compression_vs_teacher", ".2f"),
     ("ECE before", "ece_raw", ".3f"),
     ("ECE after", "ece", ".3f"),
 ]
+RATIOS = {"speedup_vs_teacher", "compression_vs_teacher"}  # shown as "3.2x"
 FLAG_BRUSH = QBrush(QColor(255, 224, 178))
 RECOMMENDED_BRUSH = QBrush(QColor(214, 240, 214))
 
@@ -94,7 +100,7 @@ def parity_row(p: api.VariantParity, name: str | None = None) -> ResultRow:
         note = "; ".join(x for x in (note, f"vs fp32: {api.format_difference(p.difference)}") if x)
     ece_raw, ece = _ece(p.calibration)
     return ResultRow(name=name or p.variant, macro_f1=p.macro_f1, macro_f1_ci=p.metrics.get("macro_f1_ci"),
-                     agreement=p.agreement, size_mb=_mb(p.size_bytes), ece_raw=ece_raw, ece=ece, flagged=flagged, note=note)
+                     agreement=p.agreement, size_mb=_mb(p.size_bytes), parameters_m=_mb(p.parameters), ece_raw=ece_raw, ece=ece, flagged=flagged, note=note)
 
 
 def benchmark_row(b: api.VariantBenchmark, flagged: bool = False, recommended: bool = False) -> ResultRow:
@@ -108,6 +114,7 @@ def benchmark_row(b: api.VariantBenchmark, flagged: bool = False, recommended: b
     return ResultRow(name=b.variant, macro_f1=b.macro_f1, macro_f1_ci=b.macro_f1_ci or None, agreement=b.agreement,
                      latency_ms_median=b.latency_ms_median,
                      latency_ms_p95=b.latency_ms_p95, throughput_per_s=b.throughput_per_s, size_mb=_mb(b.size_bytes),
+                     parameters_m=_mb(b.parameters), peak_rss_mb=_mb(b.peak_rss_bytes),
                      latency_spread=b.latency_spread, speedup_vs_teacher=b.speedup_vs_teacher,
                      compression_vs_teacher=b.compression_vs_teacher, ece_raw=_ece(b.calibration)[0], ece=_ece(b.calibration)[1],
                      flagged=flagged, recommended=recommended, note=note)
@@ -200,14 +207,18 @@ class ResultsView(QWidget):
         self.table.setSortingEnabled(True)
         tips = {"p50 ms": "Median latency at batch 1 (the median of the rounds' medians)", "p95 ms": "95th-percentile latency at batch 1",
                 "Spread": "How much the rounds' medians vary (interquartile range / median): steady timings stay small",
-                "Samples/s": "Throughput at the throughput batch size", "Speed-up": "Median latency of the teacher / this one",
-                "Compression": "Size of the teacher / this one", "Agreement": "Share of test texts labelled like the reference",
+                "Samples/s": "Throughput at the throughput batch size",
+                "Speed-up vs teacher": "Median latency of the fp32 teacher / this one's (2.0x: twice as fast)",
+                "Compression vs teacher": "Size on disk of the fp32 teacher / this one's (4.0x: a quarter of the size)",
+                "Agreement vs fp32 student": "Share of test texts labelled like the fp32 student (the reference of every variant)",
+                "Params M": "Parameters, in millions", "Peak RSS MB": "Peak memory of a process that loads the model and predicts",
                 "ECE before": "Expected calibration error on the test split (15 bins) of the raw softmax",
                 "ECE after": "Expected calibration error on the test split after temperature scaling: what predictions show"}
         for j in range(self.table.columnCount()):
             item = self.table.horizontalHeaderItem(j)
             if item is not None and item.text() in tips:
                 item.setToolTip(tips[item.text()])
+        self.frozen = FrozenColumn(self.table)  # the variant names stay in view when the table scrolls sideways
         split.addWidget(self.table)
         charts = QWidget()
         ch = QHBoxLayout(charts)
@@ -254,6 +265,8 @@ class ResultsView(QWidget):
             t.setItem(i, 0, text_item(r.name))
             for j, (_h, attr, spec) in enumerate(COLUMNS, start=1):
                 item = (score_item(r.macro_f1, r.macro_f1_ci) if attr == "macro_f1" else number_item(getattr(r, attr), spec))
+                if attr in RATIOS and getattr(r, attr) is not None:
+                    item.setData(Qt.ItemDataRole.DisplayRole, f"{getattr(r, attr):{spec}}x")  # still sorts by the number
                 t.setItem(i, j, item)
             note_item = text_item(r.note)
             note_item.setToolTip(r.note)
@@ -270,6 +283,7 @@ class ResultsView(QWidget):
             t.setColumnHidden(j, bool(rows) and all(getattr(r, attr) is None for r in rows))
         t.setColumnHidden(len(COLUMNS) + 1, not any(r.note for r in rows))
         t.setSortingEnabled(True)
+        self.frozen.sync()
         names = [r.name for r in rows]
         p50 = [r.latency_ms_median for r in rows]
         p95 = [r.latency_ms_p95 for r in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 from PySide6.QtCore import Qt
 
@@ -156,7 +157,8 @@ def test_benchmark_page_reads_run_folder_and_exports(make_window, tiny_config, t
     assert list(page.checks) == ["teacher_fp32", "student_onnx_int8"] and page.all_check.isChecked()
     t = page.results.table
     assert t.rowCount() == 3
-    assert not t.isColumnHidden(3) and not t.isColumnHidden(8)  # latency and speed-up shown
+    column = {t.horizontalHeaderItem(j).text(): j for j in range(t.columnCount())}
+    assert not t.isColumnHidden(column["p50 ms"]) and not t.isColumnHidden(column["Speed-up vs teacher"])  # shown
     assert page.results.latency_chart.series["p50"] == [12.0, 2.0]  # the failed row is left out
     assert "failed: no quantized engine" in t.item(2, t.columnCount() - 1).text()
     assert "low agreement" in t.item(1, t.columnCount() - 1).text()  # flagged by the optimize step
@@ -492,3 +494,37 @@ def test_predict_names_models_by_variant_and_compares_the_teacher_with_the_recom
     page.slot_a.load(str(tiny_config.run_path / api.VARIANTS[api.TEACHER].folder))  # switching: the step list follows
     wait_idle(w)
     assert api.TEACHER in item.text() and "student_onnx_int8" not in item.text()
+
+
+def test_benchmark_table_says_relative_to_what_and_keeps_the_variant_in_view(make_window, tiny_config, tmp_path, wait_idle):
+    """Issue 18: ratios read "6.00x" under headers that name the reference, parameters and peak memory are in the
+    window (not only in benchmark.md), and the Variant column stays in view when the table scrolls sideways."""
+    path = _benchmarked_run(tiny_config, tmp_path)
+    result_file = tiny_config.run_path / "benchmark" / "result.json"
+    result = BenchmarkResult.from_dict(json.loads(result_file.read_text()))
+    for r, params, rss in zip(result.rows, (22_700_000, 9_100_000, 800_000), (900_000_000, 310_000_000, 120_000_000)):
+        r.parameters, r.peak_rss_bytes = params, rss
+        r.speedup_vs_teacher = 12.0 / r.latency_ms_median
+    atomic_write_json(result_file, result.to_dict())
+    w = make_window(path)
+    w.resize(1024, 700)
+    page = w.page("benchmark")
+    w.go_to(w.pages.index(page))
+    wait_idle(w)
+    t = page.results.table
+    headers = {t.horizontalHeaderItem(j).text(): j for j in range(t.columnCount())}
+    assert {"Speed-up vs teacher", "Agreement vs fp32 student", "Params M", "Peak RSS MB"} <= set(headers)
+    row = next(i for i in range(t.rowCount()) if t.item(i, 0).text() == "student_onnx_int8")
+    assert t.item(row, headers["Speed-up vs teacher"]).text() == "6.00x"
+    assert t.item(row, headers["Params M"]).text() == "9.1" and t.item(row, headers["Peak RSS MB"]).text() == "310"
+    assert not t.isColumnHidden(headers["Params M"]) and not t.isColumnHidden(headers["Peak RSS MB"])
+    t.sortItems(headers["Speed-up vs teacher"], Qt.SortOrder.DescendingOrder)  # sorts by the number, not the text
+    assert [t.item(i, 0).text() for i in range(t.rowCount())] == ["student_static", "student_onnx_int8", "teacher_fp32"]
+    t.resize(420, t.height())  # narrower than the columns: it scrolls sideways
+    t.horizontalScrollBar().setValue(t.horizontalScrollBar().maximum())
+    assert t.horizontalScrollBar().maximum() > 0
+    frozen = page.results.frozen
+    assert frozen.isVisible() and frozen.x() <= t.frameWidth() + 1 and frozen.width() == t.columnWidth(0)
+    shown = [frozen.model().index(i, 0).data() for i in range(frozen.model().rowCount())]
+    assert shown == ["student_static", "student_onnx_int8", "teacher_fp32"]  # the same model, sorted with the table
+    wait_idle(w)
