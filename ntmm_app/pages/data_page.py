@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -345,6 +346,11 @@ class DataPage(StepPage):
             self._show_preview(None)
             return
         self.preview_status.setText(f"Reading {cfg.data.train} …")
+        # nothing of the previous file stays on screen while this one is read (its report, error or examples)
+        self.analysis = None
+        self._show_analysis(None)
+        self.summary.setText(f"Reading {Path(cfg.data.train).name} …")
+        self.augment_preview.show_message("Reading the training data …")
         self.ctx.tasks.submit("data-preview", api.preview_data, cfg.data.train, cfg.base_dir, sheet=cfg.data.sheet,
                               on_done=self._preview_done, on_error=self._preview_failed)
 
@@ -356,10 +362,17 @@ class DataPage(StepPage):
         self.schedule_augment_preview()
 
     def _preview_failed(self, message: str, details: str) -> None:
+        # Inline like the data check's problems, not a dialog: both follow every edit of the data settings.
         self.preview_data = None
         self._show_preview(None)
-        self.preview_status.setText("Could not read the data (see the message).")
-        errors.show_error(self.ctx.window, "Cannot read the data", message, details)
+        self.analysis = None
+        self._show_analysis(None)
+        self.preview_status.setText("Could not read the data.")
+        self.summary.setText("The data cannot be read:")
+        self.warnings.setText(message)
+        self.warnings.show()
+        self.augment_preview.show_message("No examples: the training data could not be read.")
+        errors.log_error("Cannot read the data", message, details)
 
     def _show_preview(self, data: api.DataPreview | None) -> None:
         cols = data.columns if data else []

@@ -52,9 +52,8 @@ def test_invalid_file_shows_error_and_app_stays_usable(make_window, tiny_project
     page.paths["train"].edit.setText(str(bad))
     page.paths["train"].edit.editingFinished.emit()
     wait_idle(w)
-    assert len(dialogs.errors) == 1
-    title, message, details = dialogs.errors[0]
-    assert title == "Cannot read the data" and "binary" in message and details == ""
+    assert dialogs.errors == []  # inline, like the data check's problems: both follow every edit
+    assert page.warnings.isVisible() and "binary" in page.warnings.text()
     assert page.table.rowCount() == 0
     # still usable: navigate, and load a good file again
     w.go_next()
@@ -63,7 +62,7 @@ def test_invalid_file_shows_error_and_app_stays_usable(make_window, tiny_project
     page.paths["train"].edit.setText(str(easy_csv))
     page.paths["train"].edit.editingFinished.emit()
     wait_idle(w)
-    assert page.table.rowCount() == 50 and len(dialogs.errors) == 1
+    assert page.table.rowCount() == 50 and dialogs.errors == [] and not page.warnings.isVisible()
     # the error went to the log file as well
     from ntmm_app.errors import log_path
     assert "binary" in log_path().read_text(encoding="utf-8")
@@ -112,7 +111,7 @@ def test_semicolon_and_excel_files_preview_with_what_was_detected(make_window, t
     page.sheet_edit.setText("Nope")
     page.sheet_edit.editingFinished.emit()
     wait_idle(w)
-    assert "no sheet 'Nope'" in dialogs.errors[-1][1] and "sheets: Summary, Notes" in dialogs.errors[-1][1]
+    assert "no sheet 'Nope'" in page.warnings.text() and "sheets: Summary, Notes" in page.warnings.text()
 
 
 def test_unlabelled_texts_field_preview_and_counts(make_window, tiny_config, tmp_path, wait_idle, dialogs):
@@ -150,3 +149,40 @@ def test_unlabelled_texts_field_preview_and_counts(make_window, tiny_config, tmp
     wait_idle(w)
     assert "holds only numbers" in page.warnings.text()  # the check says why these cannot be used
     assert not dialogs.errors
+
+
+def test_every_panel_shows_the_file_chosen_now(make_window, tiny_project, wait_idle, dialogs, tmp_path, easy_csv):
+    """Issue 18: one-class -> binary -> header-only -> good file; no panel keeps the previous file's error,
+    report, charts or augmentation examples."""
+    w = make_window(tiny_project)
+    page = w.page("data")
+    w.go_to(w.pages.index(page))
+    page.tabs.setCurrentWidget(page.augment_preview)
+    wait_idle(w)
+
+    def choose(path) -> None:
+        page.paths["train"].edit.setText(str(path))
+        page.paths["train"].edit.editingFinished.emit()
+        wait_idle(w)
+        page.run_augment_preview()
+        wait_idle(w)
+
+    choose(easy_csv)
+    assert page.augment_preview.pairs and page.class_chart.categories
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\n" + "".join(f"note {i} about the knee,x\n" for i in range(20)))
+    choose(one)
+    assert "only one class" in page.warnings.text()
+    binary = tmp_path / "scan.csv"
+    binary.write_bytes(b"text,label\n\x00\x01\x02 binary \xff\xfe,1\n")
+    choose(binary)
+    assert "binary" in page.warnings.text() and "one class" not in page.warnings.text()
+    assert not page.class_chart.categories and not page.augment_preview.pairs  # no charts or examples of an earlier file
+    header = tmp_path / "header.csv"
+    header.write_text("text,label\n")
+    choose(header)
+    assert "header" in page.warnings.text() and "binary" not in page.warnings.text()
+    assert page.table.rowCount() == 0 and not page.class_chart.categories and not page.augment_preview.pairs
+    choose(easy_csv)
+    assert not page.warnings.isVisible() and page.class_chart.categories and page.augment_preview.pairs
+    assert dialogs.errors == []
