@@ -58,6 +58,17 @@ def text_item(text: str) -> QTableWidgetItem:
     return item
 
 
+def fit_rows(table: QTableWidget, rows: int = 6) -> None:
+    """Make ``table`` at least tall enough for its header and ``rows`` rows (fewer if it has fewer), so a
+    splitter or layout cannot squeeze a result to one row with the rest a scroll away."""
+    n = min(table.rowCount(), rows)
+    # size hints, not heights: the table may sit in a tab not shown yet, whose header is 0 px high so far
+    height = table.horizontalHeader().sizeHint().height() if not table.horizontalHeader().isHidden() else 0
+    height += sum(table.rowHeight(i) for i in range(n)) + 2 * table.frameWidth()
+    height += table.horizontalScrollBar().sizeHint().height()  # room for it, should the columns not fit
+    table.setMinimumHeight(height + 2)
+
+
 def read_only_table(parent: QWidget, columns: list[str]) -> QTableWidget:
     t = QTableWidget(0, len(columns), parent)
     t.setHorizontalHeaderLabels(columns)
@@ -103,6 +114,8 @@ class MetricsView(QWidget):
         self.per_class.setRowCount(0)
         self.confusion.setRowCount(0)
         self.confusion.setColumnCount(0)
+        for table in (self.per_class, self.confusion):
+            table.setMinimumHeight(0)
 
     def show_metrics(self, m: dict[str, Any] | None, title: str = "Test split",
                      baseline: dict[str, Any] | None = None) -> None:
@@ -134,6 +147,9 @@ class MetricsView(QWidget):
         cm = m.get("confusion_matrix") or []
         names = [str(r.get("label", i)) for i, r in enumerate(rows)] or [str(i) for i in range(len(cm))]
         shade_matrix(self.confusion, cm, names, lambda a, b: f"true {a}, predicted {b}")
+        for table in (self.per_class, self.confusion):
+            table.resizeRowsToContents()
+            fit_rows(table)
 
 
 def shade_matrix(table: QTableWidget, matrix: list[list[int]], names: list[str], describe) -> None:

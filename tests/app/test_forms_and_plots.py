@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 from ntmm_engine.core.config import RecipeConfig
 from ntmm_engine.core.events import CheckpointSaved, Evaluation, JobFinished, JobStarted, LogMessage, Progress, TrainLog, event_to_dict
@@ -256,3 +256,25 @@ def test_long_status_lines_are_elided_with_the_whole_text_in_the_tooltip(qtbot):
     assert not label.is_elided() and label.toolTip() == ""
     img = label.grab().toImage()  # it paints its text
     assert any(img.pixelColor(x, y).lightness() < 128 for x in range(0, 150) for y in range(0, 20))
+
+
+def test_final_metrics_show_every_class_at_1024x700(make_window, tiny_project, wait_idle):
+    """Issue 18: Final metrics showed one per-class row and two confusion rows until a splitter was dragged."""
+    from ntmm_engine.reports.metrics import classification_metrics
+
+    names = ["neoplasms", "digestive", "nervous", "cardiovascular", "general"]
+    labels = [i % 5 for i in range(50)]
+    m = classification_metrics(labels, [(i + (i % 7 == 0)) % 5 for i in range(50)], names)
+    w = make_window(tiny_project)
+    w.resize(1024, 700)
+    page = w.page("teacher")
+    w.go_to(w.pages.index(page))
+    live = page.live
+    live.metrics.show_metrics(m)
+    live.tabs.setCurrentWidget(live.metrics)
+    wait_idle(w)
+    for _ in range(5):
+        QApplication.processEvents()
+    for table in (live.metrics.per_class, live.metrics.confusion):
+        need = sum(table.rowHeight(i) for i in range(5))
+        assert table.viewport().height() >= need, (table.viewport().height(), need)
