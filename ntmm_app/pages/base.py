@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ntmm_engine import api
@@ -58,7 +58,11 @@ def settings_and_panel(left: QWidget, right: QWidget, left_width: int = 380) -> 
     # As wide as the form needs, so no field is cut off under the scroll bar.
     area.setMinimumWidth(max(300, left.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width() + 6))
     split.addWidget(area)
-    split.addWidget(right)
+    # The panel scrolls too: in a low window (1024x700) its curves and tables keep their minimum heights
+    # and a scroll bar appears, instead of being drawn over each other.
+    panel = scroll(right)
+    panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    split.addWidget(panel)
     split.setStretchFactor(0, 0)
     split.setStretchFactor(1, 1)
     split.setSizes([max(left_width, area.minimumWidth()), 900])
@@ -125,6 +129,24 @@ class StepPage(QWidget):
     def pending_work(self) -> bool:
         """True while a debounced background task is about to start."""
         return False
+
+    def fit_width(self, width: int) -> None:
+        """The window now gives this page ``width`` pixels: rearrange if it needs to (side by side or stacked)."""
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        # The page sits in a scroll area and is never narrower than its minimum, so its own width cannot say
+        # how much room the window gives: the scroll area's viewport (the parent) does.
+        viewport = self.parentWidget()
+        if viewport is not None and not getattr(self, "_watching_viewport", False):
+            viewport.installEventFilter(self)
+            self._watching_viewport = True
+            self.fit_width(viewport.width())
+        super().showEvent(event)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize:
+            self.fit_width(event.size().width())
+        return super().eventFilter(watched, event)
 
     def forms(self) -> list[ConfigForm]:
         return []

@@ -30,6 +30,7 @@ from ..widgets.charts import BarChart, Histogram
 from ..widgets.config_form import ConfigForm
 from ..widgets.metrics_view import read_only_table, text_item
 from ..widgets.path_edit import PathEdit
+from ..widgets.responsive_row import ResponsiveRow
 from .base import AppContext, StepPage, settings_and_panel
 
 AUGMENT_PREVIEW = 4  # texts shown with an augmented copy
@@ -199,13 +200,11 @@ class DataPage(StepPage):
         self.tabs.currentChanged.connect(lambda _i: self.schedule_augment_preview())
         self._augment_sample = 0
         split.addWidget(self.tabs)
-        charts = QWidget()
-        ch = QHBoxLayout(charts)
-        ch.setContentsMargins(0, 0, 0, 0)
+        self.charts = charts = ResponsiveRow(min_each=320)  # stacked when the report column is narrow
         self.class_chart = BarChart("Examples per class and split", "examples")
         self.length_chart = Histogram("Token lengths of the training texts", "tokens")
-        ch.addWidget(self.class_chart, 1)
-        ch.addWidget(self.length_chart, 1)
+        charts.add(self.class_chart)
+        charts.add(self.length_chart)
         split.addWidget(charts)
         report = QWidget()
         rl = QVBoxLayout(report)

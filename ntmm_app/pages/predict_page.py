@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -31,6 +32,7 @@ from ntmm_engine.core.errors import NTMMError
 
 from .. import errors
 from ..widgets.confidence_control import ConfidenceControl
+from ..widgets.elided_label import ElidedLabel
 from ..widgets.explanation_view import ExplanationView
 from ..widgets.metrics_view import number_item, read_only_table, text_item
 from .base import AppContext, StepPage
@@ -200,8 +202,12 @@ class ProbabilityView(QWidget):
                     w.deleteLater()
             self.bars = {}
             for i, name in enumerate(probs):
-                lab = QLabel(name)
+                lab = ElidedLabel(name)  # long class names must not widen the page past a 1024-pixel window
+                lab.setMinimumWidth(min(lab.fontMetrics().horizontalAdvance(name), 110))
+                lab.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+                lab.setMaximumWidth(lab.fontMetrics().horizontalAdvance(name) + 4)
                 bar = QProgressBar()
+                bar.setMinimumWidth(60)
                 bar.setRange(0, 1000)
                 bar.setFormat("%p%")
                 bar.setTextVisible(True)
@@ -312,10 +318,11 @@ class PredictPage(StepPage):
         row.addWidget(self.sheet_combo)
         row.addWidget(column_label)
         row.addWidget(self.column_combo)
-        row.addWidget(self.batch_progress, 1)
+        row.addStretch(1)
         row.addWidget(self.save_button)
         self._show_sheets([])
         bl.addLayout(row)
+        bl.addWidget(self.batch_progress)  # a line of its own: the row above fits a 1024-pixel window
         bl.addWidget(self.batch_status)
         self.batch_table = read_only_table(self, ["Text", "Label", "Confidence"])
         self.batch_table.setSortingEnabled(True)
@@ -324,7 +331,7 @@ class PredictPage(StepPage):
         self.confidence = ConfidenceControl()
         self.confidence.setMinimumWidth(300)
         self.confidence.setMaximumWidth(400)
-        main = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split = main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(self.tabs)
         main.addWidget(self.confidence)
         main.setStretchFactor(0, 1)
@@ -350,6 +357,15 @@ class PredictPage(StepPage):
         self._explained_for: tuple[int, str] | None = None  # (model, text) of the explanation shown
 
     # ----------------------------------------------------------- page API
+    SIDE_BY_SIDE = 1000  # narrower than this (a 1024-pixel window): "Not sure?" goes under the tabs
+
+    def fit_width(self, width: int) -> None:
+        wide = width >= self.SIDE_BY_SIDE
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.main_split.orientation() != orientation:
+            self.main_split.setOrientation(orientation)
+            self.confidence.setMaximumWidth(400 if wide else 16777215)
+
     def needs(self) -> str:
         if not self.project.state().models() and self.slot_a.predictor is None and not self.slot_a.path:
             return "No model in this project yet: train the teacher (or open a model folder or ONNX file below)."

@@ -128,10 +128,16 @@ class CalibrationPanel(QWidget):
         self.raw_check = QCheckBox("&Before scaling too")
         self.raw_check.setToolTip("Also draw each bin's accuracy before temperature scaling (a line)")
         self.raw_check.setChecked(True)
-        for w in (model_label, self.model_combo, split_label, self.split_combo, self.raw_check):
-            row.addWidget(w)
-        row.addStretch(1)
+        # two rows, so the panel fits beside the settings in a 1024-pixel window
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        row.addWidget(model_label)
+        row.addWidget(self.model_combo, 1)
+        row2 = QHBoxLayout()
+        for w in (split_label, self.split_combo, self.raw_check):
+            row2.addWidget(w)
+        row2.addStretch(1)
         cl.addLayout(row)
+        cl.addLayout(row2)
         self.chart = ReliabilityChart(chart_box)
         cl.addWidget(self.chart, 1)
         split.addWidget(chart_box)

@@ -58,7 +58,9 @@ class ExplanationView(QWidget):
         row = QHBoxLayout()
         title = QLabel("<b>Why this label</b>")
         self.class_combo = QComboBox()
-        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # not AdjustToContents: a long class name would widen the Predict page past a 1024-pixel window
+        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_combo.setMinimumContentsLength(16)
         self.class_combo.setToolTip("The class whose pushes are highlighted")
         class_label = QLabel("words pushing &class")
         class_label.setBuddy(self.class_combo)
@@ -73,6 +75,7 @@ class ExplanationView(QWidget):
         lay.addWidget(self.text, 1)
         self.legend = QLabel()
         self.legend.setObjectName("hint")
+        self.legend.setWordWrap(True)
         lay.addWidget(self.legend)
         self.top = QLabel()
         self.top.setWordWrap(True)

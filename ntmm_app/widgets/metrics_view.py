@@ -91,6 +91,7 @@ class MetricsView(QWidget):
         lay = QVBoxLayout(self)
         self.summary = QLabel("No final metrics yet.", self)
         self.summary.setObjectName("metricsSummary")
+        self.summary.setWordWrap(True)  # a long line (scores, intervals, the baseline) must not set the page's width
         lay.addWidget(self.summary)
         row = QHBoxLayout()
         self.per_class = read_only_table(self, ["Class", "Precision", "Recall", "F1", "Support"])
@@ -103,7 +104,9 @@ class MetricsView(QWidget):
         left.addWidget(QLabel("Per class", self))
         left.addWidget(self.per_class)
         right = QVBoxLayout()
-        right.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)", self))
+        cm_label = QLabel("Confusion matrix (rows: true, columns: predicted)", self)
+        cm_label.setWordWrap(True)
+        right.addWidget(cm_label)
         right.addWidget(self.confusion)
         row.addLayout(left, 1)
         row.addLayout(right, 1)

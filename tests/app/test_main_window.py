@@ -202,3 +202,24 @@ def test_a_running_steps_settings_are_locked_until_it_ends(make_window, tiny_pro
     w.runner.cancel()
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=10000)
     assert all(f.isEnabled() for f in page.forms())
+
+
+def test_every_step_fits_a_1024x700_window(make_window, tiny_project, wait_idle):
+    """Issue 18: at 1024x700 nothing is cut off without a scroll bar or an elision with tooltip, and no step
+    is wider than the window gives it (no sideways scrolling of a whole page)."""
+    from ntmm_app.diagnostics import clipped_widgets
+
+    w = make_window(tiny_project)
+    w.resize(1024, 700)
+    w.show()
+    problems = []
+    for i, page in enumerate(w.pages):
+        w.go_to(i)
+        wait_idle(w)
+        for _ in range(10):
+            QApplication.processEvents()
+        available = page.parentWidget().width()
+        if page.minimumSizeHint().width() > available:
+            problems.append(f"{page.key}: needs {page.minimumSizeHint().width()} px, the window gives {available}")
+        problems += [f"{page.key}: {c}" for c in clipped_widgets(page)]
+    assert problems == []
