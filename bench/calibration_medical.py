@@ -23,9 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, md_table, medical_config, save
+from common import DEFAULT_RUN, md_table, run_config, save
 
 TARGET_ECE = 0.05
+
 
 
 def smoke_run(root: Path):
@@ -61,13 +62,34 @@ def smoke_run(root: Path):
     return cfg
 
 
+def ece_noise_floor(probs, n_sims: int = 1000, seed: int = 0) -> dict:
+    """The ECE a perfectly calibrated model with these top-class probabilities would show on this many texts:
+    labels drawn right with exactly the stated probability, scored like the real ones. A measured ECE inside
+    this range cannot be told from perfect calibration on this test split."""
+    import numpy as np
+
+    from ntmm_engine.reports.calibration import expected_calibration_error
+
+    rng = np.random.default_rng(seed)
+    probs = np.asarray(probs, dtype=np.float64)
+    top, n, k = probs.argmax(-1), len(probs), probs.shape[1]
+    conf = probs[np.arange(n), top]
+    values = []
+    for _ in range(n_sims):
+        right = rng.random(n) < conf
+        labels = np.where(right, top, (top + rng.integers(1, k, n)) % k)  # a wrong label: any other class
+        values.append(expected_calibration_error(probs, labels))
+    return {"mean": float(np.mean(values)), "p5": float(np.percentile(values, 5)), "p95": float(np.percentile(values, 95)),
+            "sims": n_sims}
+
+
 def variant_calibration(cfg) -> list[dict]:
     import numpy as np
 
     from ntmm_engine.core.layout import RunLayout
     from ntmm_engine.data.prepare import prepare_data
     from ntmm_engine.inference.predictors import label_order, load_predictor
-    from ntmm_engine.reports.calibration import calibrate
+    from ntmm_engine.reports.calibration import calibrate, calibrated_probabilities
 
     prepared = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir)
     splits = {s: (list(prepared.splits[s]["text"]), np.asarray(prepared.splits[s]["label"])) for s in ("validation", "test")}
@@ -83,12 +105,13 @@ def variant_calibration(cfg) -> list[dict]:
         logits = {s: (pred.logits(texts, batch_size=32)[:, order], labels) for s, (texts, labels) in splits.items()}
         c = calibrate(logits)  # the stages' method: T fitted on this model's own validation logits
         raw, cal = c.scores("test", False), c.scores("test", True)
+        floor = ece_noise_floor(calibrated_probabilities(logits["test"][0], c.temperature))
         rows.append({"variant": name, "kind": pred.kind, "stored_temperature": pred.info.get("temperature"),
                      "temperature": c.temperature, "test_accuracy": raw.accuracy,
                      "ece_before": raw.ece, "ece_after": cal.ece, "brier_before": raw.brier, "brier_after": cal.brier,
                      "nll_before": raw.nll, "nll_after": cal.nll,
                      "val_ece_before": c.scores("validation", False).ece, "val_ece_after": c.scores("validation").ece,
-                     "test_examples": int(len(splits["test"][1])), "seconds": round(time.monotonic() - t0, 1),
+                     "test_examples": int(len(splits["test"][1])), "ece_noise_floor": floor, "seconds": round(time.monotonic() - t0, 1),
                      "calibration": c.to_dict()})
         print(f"{name}: T {c.temperature:.3f} (stored {pred.info.get('temperature')}); test ECE {raw.ece:.4f} -> {cal.ece:.4f}",
               flush=True)
@@ -102,13 +125,26 @@ def note(rows: list[dict]) -> str:
              f"Temperature scaling does not lower the test ECE of: {', '.join(worse)}."]
     parts.append(f"Every calibrated model's test ECE is at most {TARGET_ECE}." if not over else
                  f"Above the target of {TARGET_ECE} after scaling: {', '.join(over)}.")
+    floors = [r["ece_noise_floor"] for r in rows if r.get("ece_noise_floor")]
+    if floors:
+        inside = [r["variant"] for r in rows if r.get("ece_noise_floor") and r["ece_after"] <= r["ece_noise_floor"]["p95"]]
+        parts.append(f"A perfectly calibrated model with the same probabilities would read an ECE of "
+                     f"{min(f['mean'] for f in floors):.3f}–{max(f['mean'] for f in floors):.3f} on these "
+                     f"{rows[0]['test_examples']} texts (mean of {floors[0]['sims']} simulated label draws; 95th percentile up "
+                     f"to {max(f['p95'] for f in floors):.3f}), so the target of {TARGET_ECE} is below what this test split "
+                     "can measure; " + (f"within that range after scaling: {', '.join(inside)}." if inside
+                                         else "no model is within that range after scaling."))
     return " ".join(parts)
+
+
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run-dir", default=str(RESULTS / "runs" / "medical"), help="a finished Medical Abstracts run folder")
+    ap.add_argument("--run-dir", default=str(DEFAULT_RUN), help="a finished Medical Abstracts run folder")
     ap.add_argument("--tag", default="", help="suffix of the result files")
+    ap.add_argument("--config", help="the run's project file (a run on a subset of the training split, other max_length): "
+                                     "its data settings are used, and its run folder unless --run-dir is given")
     ap.add_argument("--smoke", action="store_true", help="a tiny run folder of test models; prints, saves nothing")
     args = ap.parse_args()
     tmp = None
@@ -116,11 +152,13 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="ntmm-calibration-smoke-"))
         cfg = smoke_run(tmp)
     else:
-        cfg = medical_config(Path(args.run_dir).resolve())
+        cfg = run_config(args.config, args.run_dir)
     try:
         t0 = time.monotonic()
         rows = variant_calibration(cfg)
-        cols = ["variant", "kind", "temperature", "stored_temperature", "test_accuracy", "ece_before", "ece_after",
+        for r in rows:
+            r["ece_perfect_p95"] = r["ece_noise_floor"]["p95"]
+        cols = ["variant", "kind", "temperature", "stored_temperature", "test_accuracy", "ece_before", "ece_after", "ece_perfect_p95",
                 "brier_before", "brier_after", "nll_before", "nll_after"]
         table = ("Medical Abstracts, test split: ECE (15 equal-width bins on the top probability), Brier score (summed over "
                  "classes) and NLL before and after temperature scaling; the temperature is fitted on each model's own "

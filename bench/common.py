@@ -35,6 +35,23 @@ def medical_config(run_dir: Path):
     return cfg
 
 
+DEFAULT_RUN = RESULTS / "runs" / "medical"
+
+
+def run_config(config: str | None, run_dir: str | Path = DEFAULT_RUN):
+    """The project of a run to measure: ``config`` (a project file, e.g. a run on a share of the training split
+    or at another max_length) as it was run, in ``run_dir`` when that is given; else the full Medical
+    Abstracts project in ``run_dir``."""
+    if not config:
+        return medical_config(Path(run_dir).resolve())
+    from ntmm_engine.core.config import load_config
+
+    cfg = load_config(config)
+    if Path(run_dir).resolve() != DEFAULT_RUN.resolve():
+        cfg.run_dir = str(Path(run_dir).resolve())
+    return cfg
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 

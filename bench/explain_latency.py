@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, md_table, medical_config, save
+from common import DEFAULT_RUN, md_table, run_config, save
 
 MODELS = ("student_fp32", "student_torch_int8", "student_onnx", "student_onnx_int8", "classical_tfidf")
+
 
 
 def shrunk_student(folder: Path) -> Path:
@@ -60,10 +61,14 @@ def timings(folder: Path, texts: list[str]) -> dict:
             "p90_s": float(np.percentile(seconds, 90)), "max_s": float(max(seconds)), "texts": len(texts)}
 
 
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run-dir", default=str(RESULTS / "runs" / "medical"))
+    ap.add_argument("--run-dir", default=str(DEFAULT_RUN))
     ap.add_argument("--texts", type=int, default=10)
+    ap.add_argument("--config", help="the run's project file (a run on a subset of the training split, other max_length): "
+                                     "its data settings are used, and its run folder unless --run-dir is given")
     ap.add_argument("--words", type=int, default=100)
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
@@ -78,7 +83,7 @@ def main() -> None:
         from ntmm_engine.core.layout import RunLayout
         from ntmm_engine.data.prepare import prepare_data
 
-        cfg = medical_config(Path(args.run_dir).resolve())
+        cfg = run_config(args.config, args.run_dir)
         found = RunLayout(cfg.run_path).models()
         folders = {n: found[n] for n in MODELS if n in found}
         test = prepare_data(cfg.data, seed=cfg.seed, base_dir=cfg.base_dir).splits["test"]["text"]

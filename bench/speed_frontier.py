@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, md_table, medical_config, save
+from common import RESULTS, md_table, run_config, save
 
 SMOKE_CLASSES = {"cardio": ["heart", "chest", "pressure", "cardiac", "artery"],
                  "neuro": ["brain", "headache", "seizure", "nerve", "stroke"],
@@ -212,6 +212,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--teacher", help="a fine-tuned teacher folder to reuse (default: train one)")
     ap.add_argument("--max-length", type=int, help="data.max_length (use the teacher's)")
+    ap.add_argument("--config", help="a project file whose data settings to use (e.g. the teacher's run on a share of "
+                                     "the training split); default: the full Medical Abstracts splits")
     ap.add_argument("--smoke", action="store_true", help="tiny synthetic data and models: checks the script in a minute or two")
     ap.add_argument("--work", help="folder for the run folders (default bench/results/runs/speed_frontier, or a temp folder with --smoke)")
     ap.add_argument("--out", help="folder for speed_frontier.{json,md,png} (default bench/results, or the work folder with --smoke)")
@@ -243,7 +245,8 @@ def main() -> None:
     else:
         work = Path(args.work or RESULTS / "runs" / "speed_frontier")
         out_dir = Path(args.out or RESULTS)
-        cfg = medical_config(work / "main")
+        cfg = run_config(args.config, work / "main")
+        cfg.run_dir = str((work / "main").resolve())
         b = cfg.benchmark
         b.num_samples, b.rounds, b.time_budget_s, b.threads = args.samples, args.rounds, args.time_budget, args.threads
     if args.max_length:
@@ -357,7 +360,8 @@ def main() -> None:
                    "speed-up vs teacher (rounds)": _x(r), "test macro-F1 (95% CI)": _ci(r), "size MB": _mb(r.size_bytes),
                    "peak RAM MB": _mb(r.peak_rss_bytes), "frontier": "yes" if r.variant in front else ""}
                   for r in sorted(rows.values(), key=lambda r: r.latency_ms_median or 0)]
-    lines = [f"Teacher: {teacher} (test macro-F1 {teacher_f1:.3f}); max_length {cfg.data.max_length}; "
+    lines = [f"Training data (teacher and students): {cfg.data.train}" + (f" (project {args.config})" if args.config else ""), "",
+             f"Teacher: {teacher} (test macro-F1 {teacher_f1:.3f}); max_length {cfg.data.max_length}; "
              f"{bench.rounds.rounds if bench.rounds else 0} interleaved rounds of {cfg.benchmark.num_samples} texts at batch 1.", ""]
     if not bench.reliable:
         lines += [f"**{bench.unreliable_reason}** — do not publish these figures.", ""]
@@ -390,7 +394,7 @@ def main() -> None:
                      f"{agree:.2%}, {pruned.vocabulary.get('kept')} of {pruned.vocabulary.get('original')} word pieces kept "
                      f"— {'met' if t['pruned_int8_8mb_99pct']['met'] else 'not met'}" if agree is not None else "")
     lines += ["", f"Build and benchmark times (s): {json.dumps(steps)}", "", "## The benchmark", "", markdown_report(bench)]
-    save(name, {"teacher": str(teacher), "max_length": cfg.data.max_length, "benchmark": bench.to_dict(),
+    save(name, {"teacher": str(teacher), "train": cfg.data.train, "config": args.config, "max_length": cfg.data.max_length, "benchmark": bench.to_dict(),
                 "optimize_main": main_opt.to_dict(), "optimize_teacher": teacher_opt.to_dict(),
                 "optimize_others": {k: v.to_dict() for k, v in others.items()}, "fused_vs_unfused": fused,
                 "budget_choices": choices, "targets": targets, "profile": {"variant": getattr(profile_target, "variant", None), "ops": profile},

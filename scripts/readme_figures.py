@@ -226,6 +226,34 @@ def distill_aug(aug: dict, plain: dict) -> str:
             f"hard-label baseline {f1(test_f1(aug, 'baseline'))} vs {f1(test_f1(plain, 'baseline'))}")
 
 
+@figure("calibration_medical", "calibration_medical-20pct-len128.json")
+def calibration_medical(bench: dict) -> str:
+    """ECE before and after temperature scaling per model, and the verdict against the issue's target."""
+    floor = all("ece_noise_floor" in r for r in bench["rows"])
+    head = (["model", "kind", "T", "test accuracy", "test ECE before", "after"]
+            + (["perfectly calibrated: 95th pct"] if floor else []) + ["Brier before", "after", "NLL before", "after"])
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in bench["rows"]:
+        rows.append(f"| {r['variant']} | {r['kind']} | {r['temperature']:.2f} | {r['test_accuracy']:.3f} | {r['ece_before']:.3f} | "
+                    f"{r['ece_after']:.3f} | " + (f"{r['ece_noise_floor']['p95']:.3f} | " if floor else "")
+                    + f"{r['brier_before']:.3f} | {r['brier_after']:.3f} | {r['nll_before']:.3f} | {r['nll_after']:.3f} |")
+    lowered = sum(r["ece_after"] < r["ece_before"] for r in bench["rows"])
+    text = (f"`python bench/calibration_medical.py --config PROJECT --tag 20pct-len128` ({bench['machine']['cpu']}; "
+            "one `ntmm pipeline` run whose teacher, students and variants were trained on a stratified 20 % of the "
+            f"training split at max_length 128; {bench['rows'][0]['test_examples']} test texts):")
+    verdict = (f"Temperature scaling lowers the test ECE of {lowered} of {len(bench['rows'])} models. "
+               f"{bench['note']}")
+    return "\n" + wrap(text) + "\n\n" + "\n".join(rows) + "\n\n" + wrap(verdict) + "\n"
+
+
+@figure("explain_latency", "explain_latency.json")
+def explain_latency(bench: dict) -> str:
+    """Median seconds of one explanation per model on 100-word texts."""
+    parts = [f"{r['model']} {r['median_s']:.2g} s" for r in bench["rows"]]
+    return (f"median time of one explanation of a {bench['words']}-word test text ({bench['machine']['cpu']}, "
+            f"{len(bench['rows'])} models): {listing(parts)}")
+
+
 # ------------------------------------------------------------------ the README
 def _indent_at(text: str, pos: int) -> str:
     """Indentation for continuation lines of an inline region opening at ``pos`` (inside a list item: 2 more)."""
