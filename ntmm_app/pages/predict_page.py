@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from ntmm_engine import api
 from ntmm_engine.core.errors import NTMMError
 
-from .. import errors
+from .. import desktop, errors
 from ..widgets.confidence_control import ConfidenceControl
 from ..widgets.elided_label import ElidedLabel
 from ..widgets.explanation_view import ExplanationView
@@ -320,6 +320,12 @@ class PredictPage(StepPage):
         row.addWidget(self.column_combo)
         row.addStretch(1)
         row.addWidget(self.save_button)
+        self.show_saved_button = QPushButton("Show in &folder")
+        self.show_saved_button.setToolTip("Open the folder of the file just saved")
+        self.show_saved_button.hide()  # until something is saved
+        self.show_saved_button.clicked.connect(lambda: desktop.reveal(self, Path(self.saved_path).parent))
+        self.saved_path = ""
+        row.addWidget(self.show_saved_button)
         self._show_sheets([])
         bl.addLayout(row)
         bl.addWidget(self.batch_progress)  # a line of its own: the row above fits a 1024-pixel window
@@ -580,6 +586,7 @@ class PredictPage(StepPage):
         self.batch_results = {}
         col = f" (column {data['column']})" if data["column"] else ""
         self.batch_status.setText(f"Classifying {len(self.batch_texts)} texts{col} …")
+        self.show_saved_button.hide()  # the last save was of other results
         self.batch_progress.setRange(0, max(len(self.batch_texts), 1))
         self.batch_progress.setValue(0)
         for slot in self.slots():
@@ -696,9 +703,11 @@ class PredictPage(StepPage):
         except NTMMError as exc:
             errors.show_error(self.ctx.window, "Cannot save the predictions", str(exc))
             return
-        self.batch_status.setText(f"Saved {n} rows with predictions to {path}.")
-        QMessageBox.information(self, "Predictions saved", f"Saved {n} rows to\n{path}\n\nEvery column of the file is kept; "
-                                "pred_label, pred_score and p_<class> follow (pred_label_2… for the second model).")
+        # confirmed where the user looks, with the path and a button to its folder (no modal box to dismiss)
+        self.saved_path = path
+        self.batch_status.setText(f"Saved {n} rows with predictions to {path}. Every column of the file is kept; "
+                                  "pred_label, pred_score and p_<class> follow (pred_label_2… for the second model).")
+        self.show_saved_button.show()
 
     def write_results(self, path: str) -> int:
         """Every row of the file with each model's predictions, through the engine's writer (as ntmm predict --out)."""

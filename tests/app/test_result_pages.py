@@ -372,8 +372,14 @@ def test_predict_page_saves_every_column_scores_gold_labels_and_reads_sheets(mak
     assert list(saved.columns) == ["index", "label", "text", "pred_label", "pred_score", "p_cardio", "p_neuro", "p_gastro"]
     assert saved["index"].tolist() == ["007", "008", "009", "010"] and saved["label"].tolist() == ["cardio", "cardio", "", "neuro"]
     assert saved["pred_label"].tolist() == ["cardio", "neuro", "", "neuro"]
-    assert "Saved 4 rows with predictions to" in page.batch_status.text()
+    assert "Saved 4 rows with predictions to" in page.batch_status.text() and str(tmp_path / "out.xlsx") in page.batch_status.text()
     assert w.settings.last_folder("predictions") == str(tmp_path)
+    opened = []
+    from ntmm_app import desktop
+    monkeypatch.setattr(desktop, "open_url", lambda url: opened.append(url.toLocalFile()) or True)
+    assert page.show_saved_button.isVisible()
+    page.show_saved_button.click()
+    assert opened == [str(tmp_path)]  # the folder of the file just saved
     wait_idle(w)
 
 
