@@ -12,8 +12,8 @@ from ntmm_engine.core.errors import ConfigError
 from ntmm_engine.core.events import BenchmarkRow
 
 from .. import errors
-from ..widgets.calibration_view import CalibrationPanel
 from ..widgets.banner import WarningBanner
+from ..widgets.calibration_view import CalibrationPanel
 from ..widgets.config_form import ConfigForm
 from ..widgets.results_view import ResultsView, VariantProgress, benchmark_row
 from .base import AppContext, JobStepPage

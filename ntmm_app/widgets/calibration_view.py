@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitt
 
 from ntmm_engine import api
 
-from .live_plot import show_grid
+from .live_plot import TitledPlot, show_grid
 from .metrics_view import number_item, read_only_table, text_item
 
 CALIBRATED = "#1f77b4"
@@ -27,7 +27,7 @@ class ReliabilityChart(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        self.plot = pg.PlotWidget(self)
+        self.plot = TitledPlot(self)  # the title (model, ECE, T) is elided to the plot's width
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setLabel("left", "observed accuracy")
@@ -58,7 +58,7 @@ class ReliabilityChart(QWidget):
             (self.counts_plot if getattr(item, "_counts", False) else self.plot).removeItem(item)
         self.items = []
         self.shown = {k: v for k, v in (("calibrated", calibrated), ("raw", raw)) if v is not None}
-        self.plot.setTitle(title, size="10pt")
+        self.plot.set_title(title)
         if calibrated is None:
             return
         edges = np.asarray(calibrated.edges)

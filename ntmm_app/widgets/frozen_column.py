@@ -17,6 +17,7 @@ class FrozenColumn(QTableView):
     def __init__(self, table: QTableView) -> None:
         super().__init__(table)
         self.table = table
+        self.setProperty("scrollsWithParent", True)  # its scroll bars are off on purpose (diagnostics.clipped_widgets)
         self.setModel(table.model())
         self.setSelectionModel(table.selectionModel())
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 
 from ntmm_engine.api import format_score
 
+from .elided_label import ElidedLabel
+
 
 class NumberItem(QTableWidgetItem):
     """Sorts by the number in UserRole, not by the displayed text."""
@@ -104,9 +106,8 @@ class MetricsView(QWidget):
         left.addWidget(QLabel("Per class", self))
         left.addWidget(self.per_class)
         right = QVBoxLayout()
-        cm_label = QLabel("Confusion matrix (rows: true, columns: predicted)", self)
-        cm_label.setWordWrap(True)
-        right.addWidget(cm_label)
+        # elided, not wrapped: a second line would push the matrix out of a low tab
+        right.addWidget(ElidedLabel("Confusion matrix (rows: true, columns: predicted)", self))
         right.addWidget(self.confusion)
         row.addLayout(left, 1)
         row.addLayout(right, 1)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ntmm_engine import api
 
-from .live_plot import show_grid
+from .live_plot import TitledPlot, show_grid
 
 COLORS = {"teacher": "#444444", "classical": "#8c564b", "student": "#1f77b4"}
 RING = "#d62728"
@@ -57,7 +57,7 @@ class ParetoChart(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        self.plot = pg.PlotWidget(self)
+        self.plot = TitledPlot(self)  # a long title (timings unreliable) is elided, whole in the tooltip
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setLabel("bottom", "latency at batch 1, ms (log scale; lower is better)")
@@ -85,7 +85,7 @@ class ParetoChart(QWidget):
         self.recommended, self.unreliable = recommended, unreliable
         self.front = api.pareto_front([(p.name, p.latency_ms, p.macro_f1) for p in self.points])
         title = "Speed and accuracy of every variant" + (" — timings unreliable" if unreliable else "")
-        self.plot.setTitle(title, size="10pt", color="#d62728" if unreliable else None)
+        self.plot.set_title(title, color="#d62728" if unreliable else None)
         if not self.points:
             self.legend.setText("No timed variant yet.")
             return

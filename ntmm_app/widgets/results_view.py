@@ -26,9 +26,10 @@ from ntmm_engine.core.events import Evaluation, Event, JobFinished, LogMessage, 
 
 from .. import desktop, errors
 from .charts import BarChart
-from .metrics_view import number_item, read_only_table, score_item, text_item
 from .frozen_column import FrozenColumn
+from .metrics_view import number_item, read_only_table, score_item, text_item
 from .pareto import FrontierPoint, ParetoChart
+from .responsive_row import ResponsiveRow
 
 
 @dataclass
@@ -220,15 +221,12 @@ class ResultsView(QWidget):
                 item.setToolTip(tips[item.text()])
         self.frozen = FrozenColumn(self.table)  # the variant names stay in view when the table scrolls sideways
         split.addWidget(self.table)
-        charts = QWidget()
-        ch = QHBoxLayout(charts)
-        ch.setContentsMargins(0, 0, 0, 0)
+        charts = ResponsiveRow(min_each=230)  # three charts side by side, stacked where the panel is narrow
         self.f1_chart = BarChart("Test macro-F1 (bars: 95 % interval)", "macro-F1 (higher is better)")
         self.latency_chart = BarChart("Latency, batch 1", "ms (lower is better)")
         self.size_chart = BarChart("Size on disk", "MB (lower is better)")
-        ch.addWidget(self.f1_chart)
-        ch.addWidget(self.latency_chart)
-        ch.addWidget(self.size_chart)
+        for chart in (self.f1_chart, self.latency_chart, self.size_chart):
+            charts.add(chart)
         self.pareto: ParetoChart | None = None
         if frontier:  # the benchmark: the frontier first, the bars one tab away
             self.chart_tabs = QTabWidget()

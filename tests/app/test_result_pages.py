@@ -231,7 +231,7 @@ def test_benchmark_page_flags_unreliable_timings(make_window, tiny_config, tmp_p
     assert page.unreliable.isVisible() and "load 4.2 on 2 cores" in page.unreliable.text()
     assert "little speed-up" in page.unreliable.text()  # the CPU's INT8 warning
     assert page.recommended is None and not page.use_button.isEnabled() and "No recommendation" in page.recommend_label.text()
-    assert "unreliable" in page.results.pareto.plot.plotItem.titleLabel.text
+    assert "unreliable" in page.results.pareto.plot.full_title()  # elided to the width; whole in the tooltip
     latency = page.results.latency_chart.plot  # the title is elided to the plot's width: the whole one is in its tooltip
     assert "unreliable" in latency.full_title() and "#d62728" in latency.plotItem.titleLabel.text + str(latency.plotItem.titleLabel.opts)
     assert "unreliable" in page.results.note.text()
