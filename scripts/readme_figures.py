@@ -254,6 +254,31 @@ def explain_latency(bench: dict) -> str:
             f"{len(bench['rows'])} models): {listing(parts)}")
 
 
+@figure("speed_frontier", "speed_frontier.json")
+def speed_frontier(bench: dict) -> str:
+    """The frontier run's set-up, its reliability verdict and the issue's three targets."""
+    t = bench["targets"]
+    b = bench["benchmark"]
+    close, static, pruned = t["10x_within_1_point"], t["static_100x"], t["pruned_int8_8mb_99pct"]
+    tfidf = t["static_5_points_above_tfidf"]
+    diff = tfidf["paired_difference"]
+    text = [f"{bench['machine']['cpu']}, {bench['machine']['cpu_count']} cores; teacher and students trained on "
+            f"{Path(bench['train']).name if bench.get('train') else 'the training split'}, max_length {bench['max_length']}; "
+            f"{len(b['rows'])} models in one benchmark of interleaved rounds."
+            + ("" if b["reliable"] else f" The benchmark judged its own timings unreliable ({b['unreliable_reason']}),"
+               " so the ratios below are indicative, not publishable."),
+            f"Fastest variant within a point of the teacher: {close['variant']} at {close['speedup']:.1f}x "
+            f"(target 10x: {'met' if close['met'] else 'not met'}).",
+            f"Static student: {static['speedup']:.0f}x the teacher's speed (target 100x: {'met' if static['met'] else 'not met'}), "
+            f"macro-F1 {f1(static['macro_f1'])} against TF-IDF's {f1(tfidf['classical'])}, a paired difference of "
+            f"{diff['difference'] * 100:+.1f} points ({diff['interval'][0] * 100:+.1f} to {diff['interval'][1] * 100:+.1f}; "
+            f"target +5: {'met' if tfidf['met'] else 'not met'}).",
+            f"Vocabulary-pruned ONNX INT8: {pruned['size_bytes'] / 1e6:.1f} MB, {pruned['vocabulary']['kept']} of "
+            f"{pruned['vocabulary']['original']} word pieces, agreement with the unpruned INT8 "
+            f"{pruned['agreement_with_unpruned_int8']:.1%} (target 8 MB and 99 %: {'met' if pruned['met'] else 'not met'})."]
+    return "\n" + "\n".join(wrap(x) for x in text) + "\n"
+
+
 # ------------------------------------------------------------------ the README
 def _indent_at(text: str, pos: int) -> str:
     """Indentation for continuation lines of an inline region opening at ``pos`` (inside a list item: 2 more)."""
