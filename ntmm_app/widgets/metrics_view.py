@@ -8,9 +8,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -90,7 +92,17 @@ class MetricsView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        lay = QVBoxLayout(self)
+        # The content scrolls: in a low tab (1024x700) the wrapped summary and the tables' minimum heights
+        # would otherwise push the tables past the tab's edge.
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        area = QScrollArea(self)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        content = QWidget(area)
+        area.setWidget(content)
+        outer.addWidget(area)
+        lay = QVBoxLayout(content)
         self.summary = QLabel("No final metrics yet.", self)
         self.summary.setObjectName("metricsSummary")
         self.summary.setWordWrap(True)  # a long line (scores, intervals, the baseline) must not set the page's width
