@@ -116,6 +116,7 @@ class TitledPlot(pg.PlotWidget):
         super().__init__(parent, **kwargs)
         self._full_title = ""
         self._title_color: str | None = None
+        self._shown: tuple[str, str | None] | None = None  # the (elided text, colour) drawn now
         # the y axis widens when its labels change (class names): the title's room shrinks with it
         self.plotItem.vb.sigResized.connect(lambda _vb: self.fit_title())
         if title:
@@ -123,7 +124,6 @@ class TitledPlot(pg.PlotWidget):
 
     def set_title(self, title: str, color: str | None = None) -> None:
         self._full_title, self._title_color = title, color
-        self.plotItem.titleLabel.text = None  # redraw even when the elided text is the same (the colour may differ)
         self.fit_title()
 
     def full_title(self) -> str:
@@ -141,7 +141,8 @@ class TitledPlot(pg.PlotWidget):
         axes = sum(self.plotItem.getAxis(a).width() for a in ("left", "right") if self.plotItem.getAxis(a).isVisible())
         room = max(self.width() - int(axes) - 24, 40)
         text = metrics.elidedText(self._full_title, Qt.TextElideMode.ElideRight, room)
-        if text != label.text:
+        if (text, self._title_color) != self._shown:
+            self._shown = (text, self._title_color)
             self.setTitle(text, size=self.TITLE_SIZE, **({"color": self._title_color} if self._title_color else {}))
         self.setToolTip(self._full_title if text != self._full_title else "")
 
