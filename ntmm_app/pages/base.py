@@ -51,8 +51,10 @@ def scroll(widget: QWidget, min_width: int = 0) -> QScrollArea:
     return area
 
 
-def settings_and_panel(left: QWidget, right: QWidget, left_width: int = 380) -> QSplitter:
-    """The common page body: settings (scrollable) on the left, run/results on the right."""
+def settings_and_panel(left: QWidget, right: QWidget, left_width: int = 380, scroll_panel: bool = True) -> QSplitter:
+    """The common page body: settings (scrollable) on the left, run/results on the right (scrollable too
+    unless ``scroll_panel`` is False: a panel whose own splitter shares out the height, like the Data
+    step's preview, charts and report, would otherwise hand all of it to its first part)."""
     split = QSplitter(Qt.Orientation.Horizontal)
     area = scroll(left)
     # As wide as the form needs, so no field is cut off under the scroll bar.
@@ -60,9 +62,11 @@ def settings_and_panel(left: QWidget, right: QWidget, left_width: int = 380) -> 
     split.addWidget(area)
     # The panel scrolls too: in a low window (1024x700) its curves and tables keep their minimum heights
     # and a scroll bar appears, instead of being drawn over each other.
-    panel = scroll(right)
-    panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-    split.addWidget(panel)
+    if scroll_panel:
+        panel = scroll(right)
+        panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        right = panel
+    split.addWidget(right)
     split.setStretchFactor(0, 0)
     split.setStretchFactor(1, 1)
     split.setSizes([max(left_width, area.minimumWidth()), 900])

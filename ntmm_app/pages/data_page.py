@@ -200,7 +200,7 @@ class DataPage(StepPage):
         self.tabs.currentChanged.connect(lambda _i: self.schedule_augment_preview())
         self._augment_sample = 0
         split.addWidget(self.tabs)
-        self.charts = charts = ResponsiveRow(min_each=320)  # stacked when the report column is narrow
+        self.charts = charts = ResponsiveRow(min_each=180)  # stacked when the report column is narrow
         self.class_chart = BarChart("Examples per class and split", "examples")
         self.length_chart = Histogram("Token lengths of the training texts", "tokens")
         charts.add(self.class_chart)
@@ -231,7 +231,7 @@ class DataPage(StepPage):
         rv.addWidget(split, 1)
         rv.addWidget(report)
 
-        self.body_layout.addWidget(settings_and_panel(left, right))
+        self.body_layout.addWidget(settings_and_panel(left, right, scroll_panel=False))
 
         self._analysis_timer = QTimer(self)
         self._analysis_timer.setSingleShot(True)

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .live_plot import FALLBACK, TitledPlot, show_grid
@@ -82,8 +83,7 @@ class BarChart(QWidget):
             f"<span style='color:{SERIES_COLORS[i % len(SERIES_COLORS)]}'>&#9632;</span>&nbsp;{name}"
             for i, name in enumerate(self.series)))
         self.legend.setVisible(len(self.series) > 1)
-        axis = self.plot.getAxis("left")
-        axis.setTicks([[(float(i), _short(c)) for i, c in enumerate(categories)]])
+        self._label_categories()
         if len(categories):
             highs = [iv[1] for ivs in (intervals or {}).values() for iv in ivs if iv]
             top = max([max(v) for v in self.series.values() if v] + highs + [1e-9])
@@ -93,6 +93,19 @@ class BarChart(QWidget):
 
     def clear_data(self) -> None:
         self.set_data([], {})
+
+    def _label_categories(self) -> None:
+        """Category names on the axis, elided to at most 40 % of the chart's width (long class names in a
+        narrow chart pushed the bars out of view)."""
+        metrics = QFontMetrics(self.plot.getAxis("left").font())
+        room = max(60, int(0.4 * self.width()))
+        self.plot.getAxis("left").setTicks([[(float(i), metrics.elidedText(_short(c), Qt.TextElideMode.ElideRight, room))
+                                             for i, c in enumerate(self.categories)]])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self.categories:
+            self._label_categories()
 
 
 class Histogram(TitledPlot):
