@@ -1,6 +1,7 @@
 """Distillation with unlabelled texts (data.unlabelled) on Medical Abstracts: does the transfer set pay?
 
-    python bench/unlabelled_distill.py [--max-length 128] [--seeds 42 43 44] [--teacher PATH] [--no-sweep] [--plan]
+    python bench/unlabelled_distill.py [--max-length 128] [--seeds 42 43 44] [--teacher PATH] [--teacher-20 RUN_DIR]
+                                       [--no-sweep] [--plan]
     python bench/unlabelled_distill.py --smoke      # minutes, on synthetic data and a tiny random model
 
 A stratified 20 % of the shared training split is the labelled set (its labels); the other 80 % is
@@ -13,7 +14,9 @@ each with 3 seeds. Scores are test macro-F1 with 95 % bootstrap intervals, mean 
 paired-bootstrap differences (b) − (a) and (b) − teacher per seed. Target: (b) >= (a) + 2 points and
 within 1 point of its teacher. Once, (b) is also distilled from a teacher trained on the full labelled
 split ("good teacher, few labels for the student"); ``--teacher PATH`` reuses such a teacher folder
-(e.g. bench/results/runs/medical/teacher/model) instead of training one. Unless ``--no-sweep``,
+(e.g. bench/results/runs/medical/teacher/model) instead of training one, and ``--teacher-20 RUN_DIR``
+reuses the teacher of a project run on the same labelled 20 % (e.g. one built from ``recipe_auto.subset(0.2)``,
+which draws the same stratified share) at the same max_length and seed 42. Unless ``--no-sweep``,
 (b) is run once more (seed 42) with other settings of distill.unlabelled_weight and
 distill.unlabelled_min_confidence, the best chosen on validation, for the defaults.
 
@@ -170,6 +173,8 @@ class Bench:
         if which == "full" and self.args.teacher:
             return str(Path(self.args.teacher).resolve()), {"key": {"run": "teacher", "teacher": "given"}, "path": self.args.teacher}
         key = run_key("teacher", which, None, None, self.args.max_length)
+        if which == "20" and self.args.teacher_20:
+            return self._reuse_teacher(Path(self.args.teacher_20), key)
         run_dir = self.root / f"teacher-{which}"
         model = run_dir / "teacher" / "model"
         r = self.done(key)
@@ -186,6 +191,25 @@ class Bench:
         self.runs = [x for x in self.runs if x["key"] != key]
         self.record(r)
         return str(model), r
+
+    def _reuse_teacher(self, run_dir: Path, key: dict) -> tuple[str, dict]:
+        """The teacher of a run folder trained on the same labelled share: checked (examples, max_length, seed), then
+        recorded with its own test score and wall time, so the report reads as if this script had trained it."""
+        import yaml
+
+        res = json.loads((run_dir / "teacher" / "result.json").read_text())
+        # read as plain YAML: the run folder's copy names the run folder itself as run_dir, which load_config refuses
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        found = (res["plan"]["examples"], cfg["data"]["max_length"], cfg.get("seed", 42))
+        wanted = (self.n_labelled, self.args.max_length, 42)
+        if found != wanted:
+            raise SystemExit(f"--teacher-20 {run_dir}: (examples, max_length, seed) {found}, this benchmark needs {wanted}")
+        test = res["metrics"]["test"]
+        r = {"key": key, "examples": found[0], "steps": res["steps_done"], "test_macro_f1": test["macro_f1"],
+             "test_macro_f1_ci": test["macro_f1_ci"], "wall_s": round(res["wall_seconds"], 1), "reused": str(run_dir)}
+        self.runs = [x for x in self.runs if x["key"] != key]
+        self.record(r)
+        return str(run_dir / "teacher" / "model"), r
 
     # ---- one distillation
     def distill(self, variant: str, seed: int, teacher: str, teacher_name: str, settings: dict | None = None) -> dict:
@@ -357,6 +381,7 @@ def main() -> None:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     p.add_argument("--teacher", help="a teacher folder trained on the full training split, for the (b)-once run")
+    p.add_argument("--teacher-20", help="a project run folder whose teacher was trained on the same labelled 20 %%")
     p.add_argument("--no-sweep", action="store_true", help="skip the settings of (b) tried for the defaults")
     p.add_argument("--smoke", action="store_true", help="synthetic data and a tiny model: checks the script in minutes")
     p.add_argument("--plan", action="store_true", help="print the runs still to do, and stop")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import (
@@ -119,6 +120,9 @@ class TitledPlot(pg.PlotWidget):
         self._shown: tuple[str, str | None] | None = None  # the (elided text, colour) drawn now
         # the y axis widens when its labels change (class names): the title's room shrinks with it
         self.plotItem.vb.sigResized.connect(lambda _vb: self.fit_title())
+        # our axes carry scores, losses and counts: a macro-F1 of 0.4 must read 0.4, not 400 (x0.001)
+        for side in ("left", "bottom"):
+            self.getAxis(side).enableAutoSIPrefix(False)
         if title:
             self.set_title(title)
 
@@ -134,6 +138,8 @@ class TitledPlot(pg.PlotWidget):
         if not self.__dict__.get("_full_title") or getattr(self, "plotItem", None) is None:
             return  # pyqtgraph resizes once before __init__ has set the title, and again while closing
         label = self.plotItem.titleLabel
+        if not shiboken6.isValid(label.item):
+            return  # closing: pyqtgraph has deleted the title's text item before the last resize
         font = label.item.font()
         font.setPointSizeF(float(self.TITLE_SIZE.removesuffix("pt")))
         metrics = QFontMetrics(font)
@@ -199,7 +205,6 @@ class LivePlot(TitledPlot):
         self.legend.anchor(item_anchor, parent_anchor, offset)
         self.legend.setToolTip("Drag to move the legend")
         self.legend.setVisible(False)  # shown with the first series
-        self.getAxis("left").enableAutoSIPrefix(False)  # a loss of 0.3 must read 0.3, not 300 (x0.001)
         self.setMinimumHeight(110)
         self.series: dict[str, tuple[SeriesBuffer, pg.PlotDataItem]] = {}
         self._dirty: set[str] = set()

@@ -62,7 +62,6 @@ class ParetoChart(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setLabel("bottom", "latency at batch 1, ms (log scale; lower is better)")
         self.plot.setLabel("left", "test macro-F1")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
         show_grid(self.plot)
         lay.addWidget(self.plot, 1)
         self.legend = QLabel(self)

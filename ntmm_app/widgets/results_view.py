@@ -131,6 +131,13 @@ class VariantProgress(QWidget):
         self.table = read_only_table(self, ["Variant", "Progress", "Status"])
         self.table.setMaximumHeight(170)
         lay.addWidget(self.table)
+        # messages about the whole job ("Benchmarking a, b, c…", "Timings unreliable…", "Recommended: …") go here,
+        # not into the Status cell of whichever variant they happen to name
+        self.general = QLabel()
+        self.general.setObjectName("hint")
+        self.general.setWordWrap(True)
+        self.general.hide()
+        lay.addWidget(self.general)
         self.rows: dict[str, int] = {}
         self.current: str | None = None
 
@@ -139,6 +146,8 @@ class VariantProgress(QWidget):
         self.table.setRowCount(len(names))
         self.rows = {}
         self.current = None
+        self.general.clear()
+        self.general.hide()
         for i, n in enumerate(names):
             self.table.setItem(i, 0, text_item(n))
             bar = QProgressBar()
@@ -151,6 +160,14 @@ class VariantProgress(QWidget):
     def _match(self, text: str) -> str | None:
         for name in sorted(self.rows, key=len, reverse=True):  # "onnx_int8" before "onnx"
             if name in text:
+                return name
+        return None
+
+    def _subject(self, text: str) -> str | None:
+        """The variant a log line is about: the engine starts those with the name ("student_onnx: 3.2 MB…",
+        "x failed: …"); a line that only mentions variants on the way is about the job."""
+        for name in sorted(self.rows, key=len, reverse=True):
+            if text.startswith((f"{name}:", f"{name} ")):
                 return name
         return None
 
@@ -170,9 +187,13 @@ class VariantProgress(QWidget):
                 if self.current == name:
                     self.current = None
         elif isinstance(ev, LogMessage):
-            name = self._match(ev.text)
+            line = ev.text.splitlines()[0] if ev.text else ""
+            name = self._subject(line)
             if name:
-                self._set(name, status=ev.text.splitlines()[0][:120])
+                self._set(name, status=line[:120])
+            elif line:
+                self.general.setText(line)
+                self.general.setVisible(True)
         elif isinstance(ev, JobFinished):
             for name in self.rows:
                 bar = self.table.cellWidget(self.rows[name], 1)

@@ -27,6 +27,9 @@ class RunControls(QWidget):
         self.state = QLabel(self)
         self.state.setObjectName("runState")
         self.state.setWordWrap(True)
+        # a few pixels to spare on the right: Qt breaks a line that fits to the pixel in whole-pixel advances,
+        # and the semibold glyphs then paint a pixel past the label's edge ("…to redo" cut at 1024 wide)
+        self.state.setContentsMargins(0, 0, 4, 0)
         for b in (self.start, self.resume, self.cancel):
             lay.addWidget(b)
         lay.addWidget(self.state, 1)

@@ -158,6 +158,22 @@ def test_plot_grids_are_opaque_and_under_the_data(qtbot):
     assert sum(image.pixel(x, y) == grid for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)) > 50
 
 
+def test_score_axes_read_as_scores_not_scaled_by_an_si_prefix(qtbot):
+    """A macro-F1 bar chart at 1024 wide read "200, 400 … macro-F1 (x0.001)": pyqtgraph's automatic SI prefix."""
+    from ntmm_app.widgets.charts import BarChart
+
+    chart = BarChart("Test macro-F1", x_label="macro-F1 (higher is better)")
+    qtbot.addWidget(chart)
+    chart.resize(400, 240)
+    chart.show()
+    chart.set_data(["teacher", "student"], {"macro-F1": [0.53, 0.47]})
+    axis = chart.plot.getAxis("bottom")
+    axis.picture = None
+    chart.plot.grab()
+    assert axis.labelString().count("x0.001") == 0 and "macro-F1 (higher is better)" in axis.labelString()
+    assert all(0 <= v <= 1 for level in axis.tickValues(0.0, 0.6, 400) for v in level[1])
+
+
 def test_live_view_replays_history(qtbot):
     from ntmm_app.widgets.live_plot import LiveTrainingView
 

@@ -534,3 +534,29 @@ def test_benchmark_table_says_relative_to_what_and_keeps_the_variant_in_view(mak
     shown = [frozen.model().index(i, 0).data() for i in range(frozen.model().rowCount())]
     assert shown == ["student_static", "student_onnx_int8", "teacher_fp32"]  # the same model, sorted with the table
     wait_idle(w)
+
+
+def test_variant_progress_keeps_messages_about_the_job_out_of_a_variants_status_cell(qtbot):
+    """A line that names variants on the way ("Benchmarking a, b on …", "Recommended: b …") is about the job:
+    it shows under the table; a line that starts with a variant's name goes to that variant's cell."""
+    from ntmm_app.widgets.results_view import VariantProgress
+    from ntmm_engine.core.events import LogMessage
+
+    view = VariantProgress()
+    qtbot.addWidget(view)
+    view.set_variants(["teacher_fp32", "student_onnx", "student_onnx_int8"])
+
+    def status(name):
+        return view.table.item(view.rows[name], 2).text()
+
+    view.handle_event(LogMessage("benchmark", text="Benchmarking teacher_fp32, student_onnx, student_onnx_int8 on 50 test texts"))
+    view.handle_event(LogMessage("benchmark", text="Recommended: student_onnx_int8 (the most accurate within budget)"))
+    assert [status(n) for n in view.rows] == ["waiting"] * 3
+    assert view.general.text().startswith("Recommended: student_onnx_int8")
+    assert not view.general.isHidden()
+
+    view.handle_event(LogMessage("benchmark", text="student_onnx_int8: 2.1 ms/sample at batch 1 (median of 5 rounds)"))
+    assert status("student_onnx_int8").startswith("student_onnx_int8: 2.1 ms")
+    assert status("student_onnx") == "waiting"  # the longer name wins, the prefix "student_onnx" does not
+    view.set_variants(["teacher_fp32"])
+    assert view.general.isHidden() and view.general.text() == ""
