@@ -222,4 +222,10 @@ def test_every_step_fits_a_1024x700_window(make_window, tiny_project, wait_idle)
         if page.minimumSizeHint().width() > available:
             problems.append(f"{page.key}: needs {page.minimumSizeHint().width()} px, the window gives {available}")
         problems += [f"{page.key}: {c}" for c in clipped_widgets(page)]
+        controls = getattr(page, "controls", None)
+        if controls is not None and controls.isVisible() and controls.state.text():
+            # beside the buttons it wrapped into four lines here; under them it is one or two
+            lines = controls.state.height() // controls.state.fontMetrics().lineSpacing()
+            if lines > 2:
+                problems.append(f"{page.key}: the run state takes {lines} lines")
     assert problems == []
