@@ -148,6 +148,29 @@ def quantize_onnx(src: str | Path, dst: str | Path, *, per_channel: bool = False
     return settings
 
 
+def add_input_id_table(path: str | Path, table: list[int], input_name: str = "input_ids") -> None:
+    """Put ``table[input_ids]`` at the start of the graph in ``path`` (rewritten in place): the vocabulary-pruned
+    model reads its tokenizer's ids through the table (:func:`~ntmm_engine.distill.vocab.id_table`).
+
+    Hand-written graph surgery: neither optimum nor ONNX Runtime has an op for remapping an input.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    if input_name not in {i.name for i in graph.input}:
+        raise ModelError(f"{path} has no input {input_name!r} to map through the pruned vocabulary.")
+    mapped = f"{input_name}_in_pruned_vocabulary"
+    for node in graph.node:
+        node.input[:] = [mapped if x == input_name else x for x in node.input]
+    graph.initializer.append(numpy_helper.from_array(np.asarray(table, dtype=np.int64), "ntmm_vocabulary_table"))
+    graph.node.insert(0, helper.make_node("Gather", ["ntmm_vocabulary_table", input_name], [mapped], axis=0,
+                                          name="ntmm_vocabulary_table_lookup"))
+    onnx.save(model, str(path))
+
+
 def copy_tokenizer_files(src: str | Path, dst: str | Path) -> None:
     """Make sure ``dst`` holds the tokenizer of ``src`` (optimum usually copies it already)."""
     src, dst = Path(src), Path(dst)

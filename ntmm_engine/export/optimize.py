@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from ..data.prepare import prepare_data
 from ..data.unlabelled import read_unlabelled
 from ..distill import static as static_student
 from ..distill.job import DistillResult, teacher_source
-from ..distill.vocab import choose_vocabulary, prune_vocabulary, pruned_tokenizer
+from ..distill.vocab import bounded_tokenizer, check_same_ids, choose_vocabulary, prune_vocabulary, pruned_tokenizer
 from ..inference.predictors import is_generic_labels, label_order, load_predictor
 from ..inference.torch_int8 import TorchInt8Unavailable, quantize_dynamic_int8, state_dict_bytes
 from ..reports.calibration import Calibration, calibrate
@@ -366,8 +366,10 @@ class _Optimizer:
     def _build_onnx_int8_unfused(self, out: Path):
         return self._int8(out, "onnx_int8_unfused", fuse=False)
 
-    def _int8(self, out: Path, variant: str, *, fuse: bool, source: Path | None = None, **extra: Any):
-        """Dynamic INT8 of the fp32 ONNX graph (the onnx variant's, else exported here from ``source``), fused first if asked."""
+    def _int8(self, out: Path, variant: str, *, fuse: bool, source: Path | None = None,
+              edit: Callable[[Path], None] | None = None, **extra: Any):
+        """Dynamic INT8 of the fp32 ONNX graph (the onnx variant's, else exported here from ``source``), fused first if
+        asked; ``edit`` changes the quantized model.onnx before it is checked."""
         import shutil
 
         self.step(f"quantizing {variant}")
@@ -394,6 +396,8 @@ class _Optimizer:
             settings = onnx_export.quantize_onnx(graph, tmp / "model.onnx", per_channel=self.cfg.optimize.per_channel,
                                                  fused=fusion["fused"])
             settings["fusion"] = fusion
+            if edit is not None:
+                edit(tmp / "model.onnx")
             shutil.copy2(src_dir / "config.json", tmp / "config.json")
             onnx_export.copy_tokenizer_files(source or src_dir, tmp)
             if graph != src_dir / "model.onnx":
@@ -418,15 +422,17 @@ class _Optimizer:
         import tempfile
 
         self.step("pruning the vocabulary")
-        pruned, tokenizer, vocab = prune_vocabulary(self.ref_model, self.tokenizer, self._train_texts(), self.max_length)
-        self.ctx.log(f"onnx_int8_pruned: kept {len(vocab.kept)} of {vocab.original_size} word pieces; "
-                     f"{vocab.texts_checked} training texts tokenize to the same ids")
+        pruned, table, vocab = prune_vocabulary(self.ref_model, self.tokenizer, self._train_texts(), self.max_length)
+        self.ctx.log(f"onnx_int8_pruned: kept {len(vocab.kept)} of {vocab.original_size} word pieces (those of "
+                     f"{vocab.texts_checked} training texts); the other pieces read the nearest kept embedding")
         with tempfile.TemporaryDirectory(prefix="ntmm-pruned-") as tmp:  # the pruned fp32 model, exported from here
             pruned.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
+            # the student's own tokenizer (the graph maps its ids through the table), stopping where the positions stop
+            bounded_tokenizer(self.tokenizer, self.max_length).save_pretrained(tmp)
             _write_labels(Path(tmp) / "config.json", self.model_labels)
             del pruned
             logits, info = self._int8(out, "onnx_int8_pruned", fuse=self.cfg.optimize.fuse, source=Path(tmp),
+                                      edit=lambda graph: onnx_export.add_input_id_table(graph, table.tolist()),
                                       vocabulary=vocab.describe(), parameters=count_parameters_of(Path(tmp)))
         info["vocabulary"] = vocab.describe()
         return logits, info
@@ -441,6 +447,7 @@ class _Optimizer:
         texts, train_labels = list(train["text"]), np.asarray(train["label"], dtype=np.int64)
         vocab = choose_vocabulary(t_tok, self._train_texts(), self.max_length)
         tokenizer = pruned_tokenizer(t_tok, vocab, self.max_length)
+        check_same_ids(t_tok, tokenizer, vocab, self._train_texts(), self.max_length)
         rep = ProgressReporter(ctx.job, "static student: token vectors", len(vocab.kept), ctx.emit, ctx.cancel)
         vectors = static_student.token_vectors(teacher, t_tok, vocab.kept, on_progress=lambda d, t: rep.advance(d - rep.done))
         emb = static_student.reduce_dim(vectors, o.static_dim, self.cfg.seed)
