@@ -292,6 +292,20 @@ def vocab_pruning(bench: dict) -> str:
     return "\n" + "\n".join(wrap(x) for x in text) + "\n"
 
 
+@figure("unlabelled_distill", "unlabelled_distill.json")
+def unlabelled_distill(bench: dict) -> str:
+    """The transfer-set benchmark: its table of means over seeds and its verdict on the targets."""
+    lines = ["", "| model | test macro-F1, mean ± sd | seeds | per seed (95 % interval) | wall s (mean) |",
+             "|---|---|---|---|---|"]
+    for r in bench["summary"]:
+        mean = "" if r["test macro-F1 mean"] is None else f"{r['test macro-F1 mean']:.3f}" + (
+            f" ± {r['sd']:.3f}" if r["seeds"] > 1 else "")
+        lines.append(f"| {r['model']} | {mean} | {r['seeds']} | {r['per seed (95 % interval)']} | "
+                     f"{'' if r['wall s (mean)'] is None else r['wall s (mean)']} |")
+    lines += ["", wrap(" ".join(v[:1].upper() + v[1:].rstrip(".") + "." for v in bench["verdicts"]))]
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------ the README
 def _indent_at(text: str, pos: int) -> str:
     """Indentation for continuation lines of an inline region opening at ``pos`` (inside a list item: 2 more)."""

@@ -1,7 +1,7 @@
 """Stage fingerprints: what a stage's results depend on, hashed.
 
-A stage's fingerprint covers the identity of the data files (path, size,
-modification time), the data settings and the seed, the settings of its own
+A stage's fingerprint covers the identity of the data files (path, size and
+a hash of the content), the data settings and the seed, the settings of its own
 config section that change results (each field's ``result`` metadata in
 :mod:`~ntmm_engine.core.config`), and the fingerprint of the stage before
 it. Data settings only one stage reads (the unlabelled texts of distillation) count for that
@@ -53,15 +53,34 @@ def _get(config: ProjectConfig, dotted: str) -> Any:
     return obj
 
 
+# (path, size, mtime_ns) -> content hash: the plan is asked for on every settings change in the app
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def content_digest(path: Path) -> str:
+    """A short SHA-256 of a file's bytes, read once per (path, size, modification time)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()[:16]
+    return _DIGESTS[key]
+
+
 def file_identity(config: ProjectConfig, value: str) -> Any:
-    """Path, size and modification time of a file, or of every file of a folder; a hub name as it is."""
+    """Path, size and content hash of a file, or of every file of a folder; a hub name as it is.
+
+    The content, not the modification time: data copied, restored from a backup or unpacked again
+    (new times, same bytes) must not make hours of finished training out of date."""
     p = config.resolve(value)
     try:
         if p.is_file():
-            st = p.stat()
-            return [str(p), st.st_size, st.st_mtime_ns]
+            return [str(p), p.stat().st_size, content_digest(p)]
         if p.is_dir():
-            return [str(p)] + sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns]
+            return [str(p)] + sorted([str(f.relative_to(p)), f.stat().st_size, content_digest(f)]
                                      for f in p.rglob("*") if f.is_file())
         return value  # hub name
     except OSError as exc:  # unreadable folder: the identity says so, reading the data will say why

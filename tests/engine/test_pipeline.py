@@ -52,6 +52,23 @@ def test_fingerprints_follow_inputs(tiny_config, tmp_path):
     assert all(stage_fingerprints(tiny_config)[s] != c[s] for s in c)  # the data settings change everything
 
 
+def test_data_rewritten_with_the_same_bytes_keeps_the_fingerprints(tiny_config):
+    """Data copied or unpacked again (new modification time, same content) must not make finished stages
+    out of date; a changed byte must."""
+    import os
+
+    train = tiny_config.resolve(tiny_config.data.train)
+    before = stage_fingerprints(tiny_config)
+    data = train.read_bytes()
+    train.write_bytes(data)
+    os.utime(train, ns=(1_000_000_000, 1_000_000_000))
+    assert stage_fingerprints(tiny_config) == before
+    train.write_bytes(data.replace(b"a", b"b", 1))
+    os.utime(train, ns=(2_000_000_000, 2_000_000_000))
+    changed = stage_fingerprints(tiny_config)
+    assert all(changed[s] != before[s] for s in before)
+
+
 def test_unknown_force_stage(tiny_config):
     import pytest
 

@@ -362,7 +362,9 @@ def test_only_distillation_depends_on_the_unlabelled_texts(tiny_config, tmp_path
     on = stage_fingerprints(tiny_config)
     assert on["classical"] == base["classical"] and on["teacher"] == base["teacher"]
     assert all(on[s] != base[s] for s in ("distill", "optimize", "benchmark"))
-    os.utime(notes, ns=(1, 1))  # the file changed
+    os.utime(notes, ns=(1, 1))  # touched, the same texts: nothing to redo
+    assert stage_fingerprints(tiny_config) == on
+    notes.write_text(notes.read_text() + "a note added later\n")  # the file changed
     changed = stage_fingerprints(tiny_config)
     assert changed["teacher"] == on["teacher"] and changed["distill"] != on["distill"]
     tiny_config.distill.unlabelled_weight = 1.0
