@@ -48,8 +48,7 @@ def int8_folder(model, tokenizer, folder: Path, table=None) -> Path:
     tokenizer.save_pretrained(src)
     exported = folder / "onnx"
     onnx_export.export_onnx(src, exported)
-    fusion = onnx_export.fuse_onnx(exported / "model.onnx", folder / "fused.onnx")
-    onnx_export.quantize_onnx(folder / "fused.onnx", exported / "model.onnx", fused=fusion["fused"])
+    onnx_export.int8_onnx(exported / "model.onnx", exported / "model.onnx", fuse=True)
     if table is not None:
         onnx_export.add_input_id_table(exported / "model.onnx", table.tolist())
     return exported

@@ -148,6 +148,22 @@ def quantize_onnx(src: str | Path, dst: str | Path, *, per_channel: bool = False
     return settings
 
 
+def int8_onnx(src: str | Path, dst: str | Path, *, fuse: bool, per_channel: bool = False) -> dict[str, Any]:
+    """``src`` fused (if asked) then dynamically quantized into ``dst``: the INT8 variants' graph. Returns the
+    quantization settings with ``fusion`` (what :func:`fuse_onnx` found; ``{"fused": False}`` unfused)."""
+    src, dst = Path(src), Path(dst)
+    graph, fusion = src, {"fused": False}
+    if fuse:
+        graph = dst.with_name("_fused.onnx")
+        fusion = fuse_onnx(src, graph)
+    try:
+        settings = quantize_onnx(graph, dst, per_channel=per_channel, fused=fusion["fused"])
+    finally:
+        if graph != src:
+            graph.unlink(missing_ok=True)
+    return {**settings, "fusion": fusion}
+
+
 def add_input_id_table(path: str | Path, table: list[int], input_name: str = "input_ids") -> None:
     """Put ``table[input_ids]`` at the start of the graph in ``path`` (rewritten in place): the vocabulary-pruned
     model reads its tokenizer's ids through the table (:func:`~ntmm_engine.distill.vocab.id_table`).

@@ -386,22 +386,16 @@ class _Optimizer:
                 self.ctx.emit(Progress(self.ctx.job, phase=f"exporting onnx (for {variant})", done=self.done, total=self.total))
                 onnx_export.export_onnx(source or self.source, src_dir, opset=opset)
             self.ctx.cancel.raise_if_cancelled()
-            graph, fusion = src_dir / "model.onnx", {"fused": False}
             if fuse:
                 self.ctx.emit(Progress(self.ctx.job, phase=f"fusing {variant}", done=self.done, total=self.total))
-                graph = tmp / "_fused.onnx"
-                fusion = onnx_export.fuse_onnx(src_dir / "model.onnx", graph)
-                if not fusion["fused"]:
-                    self.ctx.log(f"{variant}: ONNX Runtime found nothing to fuse in this graph; quantizing it as it is", level="warning")
-            settings = onnx_export.quantize_onnx(graph, tmp / "model.onnx", per_channel=self.cfg.optimize.per_channel,
-                                                 fused=fusion["fused"])
-            settings["fusion"] = fusion
+            settings = onnx_export.int8_onnx(src_dir / "model.onnx", tmp / "model.onnx", fuse=fuse,
+                                             per_channel=self.cfg.optimize.per_channel)
+            if fuse and not settings["fusion"]["fused"]:
+                self.ctx.log(f"{variant}: ONNX Runtime found nothing to fuse in this graph; quantized it as it is", level="warning")
             if edit is not None:
                 edit(tmp / "model.onnx")
             shutil.copy2(src_dir / "config.json", tmp / "config.json")
             onnx_export.copy_tokenizer_files(source or src_dir, tmp)
-            if graph != src_dir / "model.onnx":
-                graph.unlink()
             if not reuse:
                 shutil.rmtree(src_dir)
             logits, calibration = self._check_folder(tmp, variant, quantization=settings, onnx={"opset": opset}, **extra)
