@@ -485,19 +485,10 @@ class MainWindow(QMainWindow):
 
     def _start_warmup(self) -> None:
         from . import warmup
-        from .workers import live_threads
 
         if self.runner.busy or self.tasks.busy("engine-warmup"):
-            return  # a job imports what it needs itself
-        if live_threads():
-            # A task that started before the gate (e.g. the demo's data preview) may be importing the
-            # same packages: two first imports at once see half-built modules ("module 'transformers'
-            # has no attribute ..."), so wait for a moment without workers.
-            self._warmup_timer.start(100)
-            return
-        warmup.begin()
-        if self.tasks.submit("engine-warmup", warmup.preload) is None:  # the window is closing
-            warmup.end()
+            return  # a running job has imported (or is importing) what it needs itself
+        self.tasks.submit("engine-warmup", warmup.preload)
 
     def is_idle(self) -> bool:
         """No background task running or about to start (tests and screenshots wait for this)."""

@@ -164,7 +164,7 @@ class JobThread(QThread):
         # without (bench/gui_responsiveness.py --real). A moment's head start for the UI.
         if not self.cancel_token.cancelled:
             time.sleep(START_GRACE_S)
-        warmup.wait()
+        warmup.ensure_imported()
         try:
             result = self.spec.target(*self.spec.args, on_event=self.on_event, cancel=self.cancel_token, **self.spec.kwargs)
         except Cancelled:
@@ -334,7 +334,7 @@ class TaskThread(QThread):
         if self.fn is warmup.preload:
             lower_thread_priority()  # the imports may take their time; the first page may not
         else:
-            warmup.wait()
+            warmup.ensure_imported()  # the first worker imports, the others wait: no half-built modules
         try:
             result = self.fn(*self.args, **self.kwargs)
         except Exception as exc:

@@ -155,6 +155,10 @@ class StepPage(QWidget):
     def forms(self) -> list[ConfigForm]:
         return []
 
+    def settings_widgets(self) -> list[QWidget]:
+        """What this step's running job locks: its settings (the forms, and any other pickers)."""
+        return list(self.forms())
+
     # ------------------------------------------------------------- state
     def form_errors(self) -> list[tuple[str, str]]:
         return [e for f in self.forms() for e in f.errors()]
@@ -281,7 +285,7 @@ class JobStepPage(StepPage):
                     "cancelled": "Cancelled." + (" Resume continues from the last checkpoint." if self.can_resume() else ""),
                     "running": "Interrupted." + (" Resume continues from the last checkpoint." if self.can_resume() else ""),
                     "failed": "The last run failed."}.get(st, "Ready.")
-        for form in self.forms():  # the job runs on a snapshot: edits now would silently not apply
+        for form in self.settings_widgets():  # the job runs on a snapshot: edits now would silently not apply
             form.setEnabled(not running)
         self.controls.set_state(running=running, can_start=not reason,
                                 can_resume=self.can_resume() and not busy_other and not self.needs(), text=text)

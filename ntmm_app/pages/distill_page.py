@@ -255,6 +255,9 @@ class DistillPage(TrainingStepPage):
     def forms(self) -> list[ConfigForm]:
         return [self.distill_form, self.recipe_form, self.student.fresh_form]
 
+    def settings_widgets(self) -> list[QWidget]:
+        return [*self.forms(), self.student]  # the student picker (shrink / checkpoint / fresh) too
+
     def form_errors(self) -> list[tuple[str, str]]:
         errs = super().form_errors()
         if self.student.has_error:

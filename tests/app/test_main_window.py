@@ -203,6 +203,15 @@ def test_a_running_steps_settings_are_locked_until_it_ends(make_window, tiny_pro
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=10000)
     assert all(f.isEnabled() for f in page.forms())
 
+    distill = w.page("distill")  # its student picker (layers kept, checkpoint, teacher folder) as well
+    assert distill.student.isEnabled()
+    assert w.runner.start("distill", slow_job, None, steps=300)
+    qtbot.waitUntil(lambda: distill.controls.cancel.isEnabled(), timeout=5000)
+    assert not distill.student.isEnabled() and not any(f.isEnabled() for f in distill.forms())
+    w.runner.cancel()
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=10000)
+    assert distill.student.isEnabled()
+
 
 def test_every_step_fits_a_1024x700_window(make_window, tiny_project, wait_idle):
     """Issue 18: at 1024x700 nothing is cut off without a scroll bar or an elision with tooltip, and no step

@@ -136,31 +136,32 @@ def test_task_progress_and_errors(qtbot):
     assert errs == [("bad file", "")]
 
 
-def test_workers_wait_for_the_warmup_imports(qtbot, monkeypatch):
-    """While the background warm-up imports run, other tasks and jobs start only after it."""
+def test_workers_import_the_heavy_modules_one_thread_at_a_time(qtbot, monkeypatch):
+    """The first worker imports torch/transformers; a task and a job started meanwhile wait for it
+    (two first imports at once hand each other half-built modules: "module 'transformers' has no
+    attribute 'PreTrainedTokenizerBase'", seen when Run all started during the data preview)."""
     from ntmm_app import warmup
     from ntmm_app.workers import JobRunner, TaskManager
 
     release = threading.Event()
     order: list[str] = []
 
-    def fake_preload(modules=()):  # stands in for the slow imports
+    def slow_load(name):  # stands in for the slow first imports
+        order.append(f"import {name}")
         release.wait(5)
-        order.append("warmup")
-        warmup.end()
-        return []
 
-    monkeypatch.setattr(warmup, "preload", fake_preload)
+    monkeypatch.setattr(warmup, "_tried", {})
+    monkeypatch.setattr(warmup, "_load", slow_load)
+    monkeypatch.setattr(warmup, "HEAVY_MODULES", ("json", "email.mime.text"))
     tasks, runner = TaskManager(), JobRunner()
-    warmup.begin()
-    tasks.submit("engine-warmup", warmup.preload)
     tasks.submit("data-preview", lambda: order.append("task"))
     runner.start("teacher", slow_job, None, steps=1)
-    qtbot.wait(300)
-    assert order == []  # both wait at the gate
+    qtbot.wait(400)
+    assert order == ["import json"]  # one thread imports; the other waits at the lock, work not started
     release.set()
     qtbot.waitUntil(lambda: not tasks.busy() and not runner.busy, timeout=10000)
-    assert order[0] == "warmup" and "task" in order
+    assert order == ["import json", "import email.mime.text", "task"]  # imported once, then the work
+    assert warmup._tried == {"json": True, "email.mime.text": True}
     assert tasks.shutdown()
 
 
@@ -210,32 +211,8 @@ def test_warmup_preload_fetches_lazy_names_and_skips_missing_ones(monkeypatch):
     from ntmm_app import warmup
 
     monkeypatch.setattr(warmup.gc, "freeze", lambda: None)  # keep this test's heap out of it
-    warmup.begin()
-    done = warmup.preload(("json:dumps", "json:no_such_name", "no_such_module_ntmm", "email.mime.text"))
-    assert done == ["json:dumps", "email.mime.text"]
-    warmup.wait(0.1)  # the gate is open again
-
-
-def test_window_warmup_waits_for_tasks_that_started_before_it(make_window, tiny_project, wait_idle, monkeypatch, qtbot):
-    """A task already running (the data preview of the project opened at start-up) would import the same
-    packages at the same time as the warm-up: the warm-up starts only once no worker is running."""
-    from ntmm_app import warmup
-
-    w = make_window(tiny_project)
-    wait_idle(w)
-    started: list[str] = []
-
-    def fake_preload(modules=()):
-        started.append("warmup")
-        warmup.end()
-        return []
-
-    monkeypatch.setattr(warmup, "preload", fake_preload)
-    release = threading.Event()
-    w.tasks.submit("slow-task", lambda: release.wait(5))
-    w.start_warmup(delay_ms=0)
-    qtbot.wait(400)
-    assert started == []  # still waiting for the task
-    release.set()
-    qtbot.waitUntil(lambda: started == ["warmup"], timeout=5000)
-    wait_idle(w)
+    monkeypatch.setattr(warmup, "_tried", {})
+    names = ("json:dumps", "json:no_such_name", "no_such_module_ntmm", "email.mime.text")
+    assert warmup.preload(names) == ["json:dumps", "email.mime.text"]
+    monkeypatch.setattr(warmup, "_load", lambda name: pytest.fail("imported twice"))
+    assert warmup.ensure_imported(names) == ["json:dumps", "email.mime.text"]  # remembered, not retried
