@@ -318,7 +318,8 @@ class DistillPage(TrainingStepPage):
     def show_result(self, result: api.DistillResult) -> None:
         """The classical baseline, the teacher, the distilled student and the no-distillation baseline, test split."""
         teacher_f1 = result.teacher_metrics.get("test", {}).get("macro_f1")
-        rows = [("classical baseline (TF-IDF)", result.classical_metrics.get("test"), None, None),
+        # rows named like the variants everywhere else (Benchmark, Predict); roles key the result's parts
+        rows = [("classical", result.classical_metrics.get("test"), None, None),
                 ("teacher", result.teacher_metrics.get("test"), result.parameters.get("teacher"), None)]
         for role, part in (("student", result.student), ("baseline", result.baseline)):
             if part is not None:  # the baseline has the student's architecture, hence its size
@@ -327,7 +328,9 @@ class DistillPage(TrainingStepPage):
         rows = [r for r in rows if r[1]]
         self.comparison.setRowCount(len(rows))
         u = result.unlabelled
-        shown = {"student": f"student (+{u.confident} unlabelled texts)"} if u is not None else {}
+        shown = {role: api.variant_name(role) for role, *_ in rows}
+        if u is not None and "student" in shown:
+            shown["student"] += f" (+{u.confident} unlabelled texts)"
         for i, (role, m, params, agree) in enumerate(rows):
             f1 = m.get("macro_f1")
             delta = f1 - teacher_f1 if isinstance(f1, (int, float)) and isinstance(teacher_f1, (int, float)) else None
@@ -349,11 +352,11 @@ class DistillPage(TrainingStepPage):
                                               "training labels": [u.train_distribution[n] for n in names]})
         self.shift_chart.setVisible(u is not None)
         self.comparison_note.setText("<br>".join(notes))
-        self.f1_chart.set_data([r[0] for r in rows], {"macro-F1": [r[1].get("macro_f1") for r in rows]},
+        self.f1_chart.set_data([api.variant_name(r[0]) for r in rows], {"macro-F1": [r[1].get("macro_f1") for r in rows]},
                                intervals={"macro-F1": [r[1].get("macro_f1_ci") for r in rows]})
         self.warnings.show_warnings(result.warnings())
         names = [c["label"] for c in (result.teacher_metrics.get("test", {}).get("per_class") or [])]
-        self.agreement.set_entries([Agreement(role, "teacher", names, result.agreement_matrix[role]["test"],
+        self.agreement.set_entries([Agreement(api.variant_name(role), "teacher", names, result.agreement_matrix[role]["test"],
                                               result.changed.get(role, []))
                                     for role in ("student", "baseline") if result.agreement_matrix.get(role, {}).get("test")])
         if result.student is not None:

@@ -36,8 +36,8 @@ def optimize_agreements(result: api.OptimizeResult) -> list[Agreement]:
     ref = result.reference
     names = [c["label"] for c in (ref.metrics.get("per_class") or [])] if ref is not None else []
     out: list[Agreement] = []
-    parts = [("student (fp32)", ref)] if ref is not None else []
-    parts += [(f"student_{n}", v) for n, v in result.variants.items() if v.status in ("ok", "flagged")]
+    parts = [(api.REFERENCE, ref)] if ref is not None else []
+    parts += [(api.variant_name(n), v) for n, v in result.variants.items() if v.status in ("ok", "flagged")]
     for name, v in parts:  # what the whole compression moved: rows are the teacher's labels
         if v.teacher_agreement_matrix:
             out.append(Agreement(name, "teacher", names, v.teacher_agreement_matrix, v.teacher_changed,
@@ -142,30 +142,31 @@ class OptimizePage(JobStepPage):
             self.agreement.set_entries([])
 
     def show_result(self, result: api.OptimizeResult) -> None:
-        rows = [parity_row(v) for v in result.variants.values()]
+        # named as on the Benchmark and Predict steps (student_onnx_int8, not onnx_int8)
+        rows = [parity_row(v, name=api.variant_name(v.variant)) for v in result.variants.values()]
         if result.reference is not None:  # the fp32 student every variant is compared with
-            rows.insert(0, parity_row(result.reference, name="student (fp32 reference)"))
+            rows.insert(0, parity_row(result.reference, name=f"{api.REFERENCE} (reference)"))
         if result.classical is not None:  # what a ten-line model reaches on the same texts
-            rows.append(parity_row(result.classical, name="classical baseline (TF-IDF)"))
+            rows.append(parity_row(result.classical, name=api.CLASSICAL))
         note = "" if result.variants else "The optimize step finished but reported no variants."
         if result.flagged:
             note = (f"Flagged: {', '.join(sorted(result.flagged))} – their predictions agree with the fp32 student on less "
                     f"than {result.agreement_threshold:.0%} of the test texts.")
         self.results.show_rows(rows, note=note)
         done = {n: v for n, v in result.variants.items() if v.status in ("ok", "flagged")}
-        models = {"student (fp32)": result.reference.calibration if result.reference else None,
-                  **{f"student_{n}": v.calibration for n, v in done.items()},
-                  "classical baseline": result.classical.calibration if result.classical else None}
+        models = {api.REFERENCE: result.reference.calibration if result.reference else None,
+                  **{api.variant_name(n): v.calibration for n, v in done.items()},
+                  api.CLASSICAL: result.classical.calibration if result.classical else None}
         self.calibration.set_models(models, note="Each variant has its own temperature, fitted on its own validation "
                                                  "outputs; predictions and batch outputs use it.")
-        self.calibration.select(next((f"student_{n}" for n in ("onnx_int8", "onnx", "torch_int8") if n in done), ""))
+        self.calibration.select(next((api.variant_name(n) for n in ("onnx_int8", "onnx", "torch_int8") if n in done), ""))
         self.agreement.set_entries(optimize_agreements(result),
                                    note="" if result.reference is None or result.reference.teacher_agreement_matrix else
                                    "(The teacher's labels are known once the Distill step has run with this version.)")
 
     # ---------------------------------------------------------- job hooks
     def on_job_started(self, resume: bool) -> None:
-        self.progress.set_variants(list(self.project.config.optimize.variants))
+        self.progress.set_variants(list(self.project.config.optimize.variants), shown=api.variant_name)
         self.results.show_rows([], note="Building…")
         self.tabs.setCurrentWidget(self.results)
 

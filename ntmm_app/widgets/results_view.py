@@ -141,7 +141,8 @@ class VariantProgress(QWidget):
         self.rows: dict[str, int] = {}
         self.current: str | None = None
 
-    def set_variants(self, names: list[str]) -> None:
+    def set_variants(self, names: list[str], shown: Callable[[str], str] = str) -> None:
+        """One row per name (what the job's events say); ``shown`` gives the name a row shows."""
         self.setVisible(bool(names))
         self.table.setRowCount(len(names))
         self.rows = {}
@@ -149,7 +150,7 @@ class VariantProgress(QWidget):
         self.general.clear()
         self.general.hide()
         for i, n in enumerate(names):
-            self.table.setItem(i, 0, text_item(n))
+            self.table.setItem(i, 0, text_item(shown(n)))
             bar = QProgressBar()
             bar.setRange(0, 1)
             bar.setValue(0)

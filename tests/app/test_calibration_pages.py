@@ -143,7 +143,7 @@ def test_optimize_and_benchmark_pages_show_calibration_and_agreement(make_window
         w.runner.start("optimize", fake_optimize, None)
     cal = page.calibration
     assert cal.model_combo.currentText() == "student_onnx_int8"  # the smallest variant's diagram first
-    assert [cal.model_combo.itemText(i) for i in range(cal.model_combo.count())] == ["student (fp32)", "student_onnx",
+    assert [cal.model_combo.itemText(i) for i in range(cal.model_combo.count())] == ["student_fp32", "student_onnx",
                                                                                       "student_onnx_int8"]
     c = result.variants["onnx_int8"].calibration
     assert cal.table.rowCount() == 6 and cal.table.item(5, 3).text() == f"{c.scores('test', False).ece:.4f} → {c.scores('test').ece:.4f}"
@@ -157,7 +157,7 @@ def test_optimize_and_benchmark_pages_show_calibration_and_agreement(make_window
     # agreement: rows the teacher's labels, a click lists the texts of a cell
     ag = page.agreement
     titles = [ag.combo.itemText(i) for i in range(ag.combo.count())]
-    assert titles[:3] == ["student (fp32) vs the teacher", "student_onnx vs the teacher", "student_onnx_int8 vs the teacher"]
+    assert titles[:3] == ["student_fp32 vs the teacher", "student_onnx vs the teacher", "student_onnx_int8 vs the teacher"]
     assert "student_onnx_int8 vs the fp32 student" in titles
     ag.combo.setCurrentText("student_onnx_int8 vs the teacher")
     assert ag.matrix.item(0, 1).text() == "1" and ag.matrix.item(2, 2).text() == "3"
@@ -192,7 +192,7 @@ def test_distill_page_agreement_matrix(make_window, tiny_project, qtbot, wait_id
     with qtbot.waitSignal(w.runner.finished, timeout=5000):
         w.runner.start("distill", lambda config, on_event=None, cancel=None: result, None)
     ag = page.agreement
-    assert ag.combo.currentText() == "student vs the teacher" and ag.matrix.rowCount() == 3
+    assert ag.combo.currentText() == "student_fp32 vs the teacher" and ag.matrix.rowCount() == 3
     assert ag.matrix.item(1, 2).text() == "1" and ag.changed.rowCount() == 1 and ag.changed.item(0, 0).text() == "b"
     assert "3 of 4" in ag.summary.text()
     wait_idle(w)

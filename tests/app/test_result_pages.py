@@ -70,7 +70,7 @@ def test_distill_page_shows_comparison(make_window, tiny_project, qtbot, wait_id
         w.runner.start("distill", fake_distill, None)
     t = page.comparison
     assert t.rowCount() == 4
-    assert [t.item(i, 0).text() for i in range(4)] == ["classical baseline (TF-IDF)", "teacher", "student", "baseline"]
+    assert [t.item(i, 0).text() for i in range(4)] == ["classical_tfidf", "teacher_fp32", "student_fp32", "baseline_fp32"]
     ci = result.student.metrics["test"]["macro_f1_ci"]
     assert t.item(2, 2).text() == f"{student_f1:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"  # every score with its interval
     assert t.item(2, 3).text() == f"{student_f1 - teacher_f1:+.4f}" and student_f1 < teacher_f1
@@ -78,7 +78,7 @@ def test_distill_page_shows_comparison(make_window, tiny_project, qtbot, wait_id
     assert t.item(1, 5).text() == "22,000,000" and t.item(3, 5).text() == "4,000,000"
     assert page.live.tabs.currentWidget() is page.comparison_tab
     assert "student - baseline" in page.comparison_note.text()
-    assert page.f1_chart.categories[0] == "classical baseline (TF-IDF)" and page.f1_chart.intervals["macro-F1"][2] == ci
+    assert page.f1_chart.categories[0] == "classical_tfidf" and page.f1_chart.intervals["macro-F1"][2] == ci
     # not clearly better than the classical baseline: the banner says so, with what to try
     assert page.warnings.isVisible() and "not clearly better than" in page.warnings.text()
     assert "train longer" in page.warnings.text()
@@ -116,10 +116,12 @@ def test_optimize_page_progress_results_and_flags(make_window, tiny_project, qtb
         w.runner.start("optimize", fake_optimize, None)
     assert page.progress.isVisible() and list(page.progress.rows) == ["onnx", "onnx_int8"]
     assert page.progress.table.item(1, 2).text() == "done"
+    # named as on the Benchmark and Predict steps (issue 18), while the job's events use the short names
+    assert [page.progress.table.item(i, 0).text() for i in range(2)] == ["student_onnx", "student_onnx_int8"]
     t = page.results.table
     assert t.rowCount() == 3
     names = [t.item(i, 0).text() for i in range(3)]
-    assert names == ["student (fp32 reference)", "onnx", "onnx_int8"]
+    assert names == ["student_fp32 (reference)", "student_onnx", "student_onnx_int8"]
     assert "low agreement" in t.item(2, t.columnCount() - 1).text()
     assert t.item(2, 0).background().color().name() == "#ffe0b2"
     assert t.item(2, 7).text() == "4.00"  # size in MB from size_bytes
@@ -132,7 +134,7 @@ def test_optimize_page_progress_results_and_flags(make_window, tiny_project, qtb
     dialogs.save_paths.append(str(out))
     page.results.export_report()
     text = out.read_text()
-    assert "| onnx_int8 |" in text and "low agreement" in text and "4.00" in text
+    assert "| student_onnx_int8 |" in text and "low agreement" in text and "4.00" in text
     wait_idle(w)
 
 
@@ -456,7 +458,7 @@ def test_distill_page_shows_the_unlabelled_texts(make_window, tiny_project, qtbo
     parts = page.live.components_plot.series
     assert {"loss_kl", "loss_kl_unlabelled", "loss_ce"} <= set(parts) and "loss_labelled" not in parts
     assert parts["loss_kl_unlabelled"][1].opts["pen"].style() != parts["loss_kl"][1].opts["pen"].style()  # dashed
-    assert page.comparison.item(2, 0).text() == "student (+1100 unlabelled texts)"
+    assert page.comparison.item(2, 0).text() == "student_fp32 (+1100 unlabelled texts)"
     assert "Unlabelled texts: 1200 used" in page.comparison_note.text()
     assert page.shift_chart.isVisible() and page.shift_chart.categories == ["cardio", "neuro", "gastro"]
     assert page.shift_chart.series["teacher, unlabelled"] == [0.7, 0.2, 0.1]
