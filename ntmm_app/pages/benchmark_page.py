@@ -173,6 +173,7 @@ class BenchmarkPage(JobStepPage):
 
     def show_recommendation(self, rec: api.Recommendation, models: dict) -> None:
         self.recommend_row.show()
+        self.progress.general.hide()  # the job's "Recommended: …" line: said here, and stale after a budget edit
         if rec.variant:
             head = f"<b>★ Recommended: {rec.variant}</b>" if rec.within_budget else f"<b>Nothing fits the budget; fastest: {rec.variant}</b>"
             text = f"{head}<br>{rec.reason}"

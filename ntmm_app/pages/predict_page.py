@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -203,9 +203,12 @@ class ProbabilityView(QWidget):
             self.bars = {}
             for i, name in enumerate(probs):
                 lab = ElidedLabel(name)  # long class names must not widen the page past a 1024-pixel window
-                lab.setMinimumWidth(min(lab.fontMetrics().horizontalAdvance(name), 110))
+                bold = QFont(lab.font())
+                bold.setBold(True)  # the predicted class is shown bold: measured so, it is not elided ("cardiol…")
+                width = QFontMetrics(bold).horizontalAdvance(name)
+                lab.setMinimumWidth(min(width, 110))
                 lab.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-                lab.setMaximumWidth(lab.fontMetrics().horizontalAdvance(name) + 4)
+                lab.setMaximumWidth(width + 4)
                 bar = QProgressBar()
                 bar.setMinimumWidth(60)
                 bar.setRange(0, 1000)

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser, QVBo
 
 from ntmm_engine import api
 
+from .wrapped_label import WrappedLabel
+
 TOWARDS = (46, 139, 87)  # green: pushes towards the class
 AWAY = (205, 60, 60)     # red: pushes away from it
 MAX_ALPHA = 0.75
@@ -73,17 +75,15 @@ class ExplanationView(QWidget):
         self.text.setOpenLinks(False)
         self.text.setPlaceholderText("The words that pushed the prediction appear here.")
         lay.addWidget(self.text, 1)
-        self.legend = QLabel()
+        # (wrapped labels that ask for their whole height: the top words' last line was cut at 1024 wide)
+        self.legend = WrappedLabel()
         self.legend.setObjectName("hint")
-        self.legend.setWordWrap(True)
         lay.addWidget(self.legend)
-        self.top = QLabel()
-        self.top.setWordWrap(True)
+        self.top = WrappedLabel()
         self.top.setTextFormat(Qt.TextFormat.RichText)
         lay.addWidget(self.top)
-        self.status = QLabel()
+        self.status = WrappedLabel()
         self.status.setObjectName("hint")
-        self.status.setWordWrap(True)
         lay.addWidget(self.status)
         self.explanation: api.Explanation | None = None
         self.source = ""

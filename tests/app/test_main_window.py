@@ -218,6 +218,7 @@ def test_every_step_fits_a_1024x700_window(make_window, tiny_project, wait_idle)
     is wider than the window gives it (no sideways scrolling of a whole page)."""
     from ntmm_app.diagnostics import clipped_widgets
     from ntmm_app.widgets.banner import WarningBanner
+    from ntmm_app.widgets.explanation_view import ExplanationView
 
     # the baseline warnings the demo's Distill step shows: their last lines were cut at 1024 wide once the
     # panel's scroll bar took its width
@@ -233,6 +234,11 @@ def test_every_step_fits_a_1024x700_window(make_window, tiny_project, wait_idle)
         wait_idle(w)
         for banner in page.findChildren(WarningBanner):
             banner.show_warnings([warning] * 4)  # enough to make the panel scroll
+        for view in page.findChildren(ExplanationView):  # the demo's top words: their last line was cut
+            view.show()
+            view.top.setText("<br>".join(f"<b>{c}</b> (93%): ECG +0.09, chest +0.09, radiating +0.08, arm +0.05, central "
+                                         "+0.03 <span style='color:#777'>| against: diaphoretic -0.03, ST -0.01</span>"
+                                         for c in ("cardiology", "gastroenterology", "endocrinology")))
         for _ in range(10):
             QApplication.processEvents()
         available = page.parentWidget().width()

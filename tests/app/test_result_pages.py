@@ -206,6 +206,12 @@ def test_benchmark_page_recommends_under_the_budget(make_window, tiny_config, tm
     chart = page.results.pareto
     assert [p.name for p in chart.points] == ["teacher_fp32", "student_onnx_int8", "student_static"]
     assert chart.front == ["student_static", "student_onnx_int8", "teacher_fp32"] and chart.recommended == "teacher_fp32"
+    # the job's own "Recommended: …" line (under the progress table) would go stale once the budget changes
+    from ntmm_engine.core.events import LogMessage
+    page.progress.set_variants(["teacher_fp32"])
+    page.progress.handle_event(LogMessage("benchmark", text="Recommended: teacher_fp32 (the most accurate)"))
+    page.show_run_folder()
+    assert page.progress.general.isHidden()
     # typing a latency budget re-picks at once from the finished benchmark, with no new measurement
     editor = page.form.editors["budget_max_latency_ms"].input
     editor.clear()
@@ -258,6 +264,7 @@ def test_predict_page_typed_text_batch_and_compare(make_window, tiny_project, qt
     assert page.view_a.label.text().startswith("cardio")
     assert page.view_a.bars["cardio"][1].value() == 800
     assert page.view_a.bars["neuro"][1].format() == "15.0%"
+    assert not page.view_a.bars["cardio"][0].is_elided()  # the predicted class, in bold, keeps its whole name
 
     page.compare.setChecked(True)
     page.slot_b.add_and_load(str(tmp_path / "other"))
