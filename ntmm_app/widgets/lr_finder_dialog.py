@@ -93,7 +93,8 @@ class LRFinderDialog(QDialog):
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # ticks read 1e-05 … 1, not "x0.001"
-        self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=(255, 255, 255, 210), pen=(200, 200, 200))
+        self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=(255, 255, 255, 210),
+                                          pen=(200, 200, 200))
         self.plot.setMinimumSize(420, 260)
         self.raw_curve = self.plot.plot([], [], pen=pg.mkPen((170, 170, 170), width=1), name="loss per step")
         self.smooth_curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="smoothed loss")
@@ -215,25 +216,31 @@ class LRFinderDialog(QDialog):
         self.lrs, self.losses, self.smoothed = list(lrs), list(losses), list(smoothed)
         self._redraw()
         self.suggestion = suggestion
+        # shown before its label is set: pyqtgraph does not update the label of a hidden line ("current"
+        # stayed without its value)
+        self.suggest_line.setVisible(bool(suggestion))
         if suggestion:
             self.suggest_line.setValue(math.log10(suggestion))
             self.suggest_line.label.setFormat(f"suggested {suggestion:.1e}")
-        self.suggest_line.setVisible(bool(suggestion))
         self.apply_button.setText(f"&Apply {suggestion:.1e}" if suggestion else "&Apply suggestion")
         self._update_buttons()
 
     def _mark_current(self) -> None:
         lr = self._current_lr()
         if lr and lr > 0:
+            self.current_line.show()  # first: see _set_curve
             self.current_line.setValue(math.log10(lr))
             self.current_line.label.setFormat(f"current {lr:.1e}")
-            self.current_line.show()
 
     def _redraw(self) -> None:
         n = min(len(self.lrs), len(self.losses))
         self.raw_curve.setData(self.lrs[:n], self.losses[:n])
         m = min(len(self.lrs), len(self.smoothed))
         self.smooth_curve.setData(self.lrs[:m], self.smoothed[:m])
+        self.legend.setVisible(n > 0)  # no legend of curves that are not there yet
+        values = self._values()
+        if n == 0 and values is not None:  # before a test: the range it will sweep, not a default around 1e-4
+            self.plot.setXRange(math.log10(values[0]), math.log10(values[1]), padding=0.02)
         self._fit_y()
 
     def _fit_y(self) -> None:

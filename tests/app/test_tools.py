@@ -27,6 +27,10 @@ def test_lr_finder_plots_the_curve_and_applies_the_suggestion(make_window, tiny_
     dlg = page._lr_dialog
     assert dlg.isVisible() and "Not run yet" in dlg.status.text()
     assert dlg.current_line.isVisible() and dlg.current_line.value() == math.log10(5e-3)
+    assert dlg.current_line.label.toPlainText() == "current 5.0e-03"  # with its value (the line was hidden)
+    assert not dlg.legend.isVisible()  # no curves yet; the axis spans the range the test will sweep
+    low, high = dlg.plot.getViewBox().viewRange()[0]
+    assert low < math.log10(1.5e-7) and high > math.log10(0.7)
 
     # an impossible range is marked and cannot start
     dlg.start_lr.setText("1")
@@ -46,6 +50,7 @@ def test_lr_finder_plots_the_curve_and_applies_the_suggestion(make_window, tiny_
     xs, ys = dlg.smooth_curve.getData()
     assert len(xs) == result.steps == len(dlg.losses)
     assert dlg.suggest_line.isVisible() and dlg.suggest_line.value() == math.log10(result.suggestion)
+    assert dlg.suggest_line.label.toPlainText() == f"suggested {result.suggestion:.1e}" and dlg.legend.isVisible()
     assert "Suggested learning rate" in dlg.status.text()
     assert dlg.apply_button.isEnabled() and f"{result.suggestion:.1e}" in dlg.apply_button.text()
 
