@@ -119,12 +119,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
             for name, tabs, tab in _extra_tabs(page):  # calibration, agreement: tabs of their own
                 tabs.setCurrentWidget(tab)
+                area = _scrolled_to(tabs)  # a panel that scrolls (1024x700): the tab in view, not the top
                 settle(args.wait)
                 extra = folder / f"{page.key}-{name}{suffix}.png"
                 win.grab().save(str(extra))
                 found += [f"{extra.name}: {c}" for c in clipped_widgets(win)]
                 print(f"wrote {extra}")
                 tabs.setCurrentIndex(0)
+                if area is not None:
+                    area.verticalScrollBar().setValue(0)
             if page.key == "data":  # the augmentation preview tab
                 page.tabs.setCurrentWidget(page.augment_preview)
                 settle(args.wait)
@@ -185,6 +188,19 @@ def _start_xvfb() -> subprocess.Popen:
     os.environ["DISPLAY"] = f":{display}"
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     return proc
+
+
+def _scrolled_to(widget):
+    """Scroll the nearest scroll area around ``widget`` so that its top part is in view; returns the area."""
+    from PySide6.QtWidgets import QScrollArea
+
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None and parent.verticalScrollBar().maximum() > 0:
+        top = widget.mapTo(parent.widget(), widget.rect().topLeft()).y()
+        parent.verticalScrollBar().setValue(top)  # clamped to the bar's maximum
+    return parent
 
 
 def _extra_tabs(page) -> list:
