@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser, QVBo
 
 from ntmm_engine import api
 
+from .fit_scroll import FitScrollArea
 from .wrapped_label import WrappedLabel
 
 TOWARDS = (46, 139, 87)  # green: pushes towards the class
@@ -75,16 +76,23 @@ class ExplanationView(QWidget):
         self.text.setOpenLinks(False)
         self.text.setPlaceholderText("The words that pushed the prediction appear here.")
         lay.addWidget(self.text, 1)
-        # (wrapped labels that ask for their whole height: the top words' last line was cut at 1024 wide)
-        self.legend = WrappedLabel()
+        # The legend, the top words of each class and the timing scroll together below the text: squeezed
+        # (Predict at 1024x700) the top words' last line lay over the timing line.
+        details = QWidget()
+        dl = QVBoxLayout(details)
+        dl.setContentsMargins(0, 0, 0, 0)
+        self.legend = WrappedLabel()  # wrapped labels that ask for the height of all their lines
         self.legend.setObjectName("hint")
-        lay.addWidget(self.legend)
         self.top = WrappedLabel()
         self.top.setTextFormat(Qt.TextFormat.RichText)
-        lay.addWidget(self.top)
         self.status = WrappedLabel()
         self.status.setObjectName("hint")
-        lay.addWidget(self.status)
+        for w in (self.legend, self.top, self.status):
+            dl.addWidget(w)
+        dl.addStretch(1)
+        self.details = FitScrollArea(details)
+        self.details.setMinimumHeight(3 * self.fontMetrics().lineSpacing())
+        lay.addWidget(self.details)
         self.explanation: api.Explanation | None = None
         self.source = ""
         self.class_combo.currentIndexChanged.connect(lambda _i: self._render())

@@ -294,3 +294,38 @@ def test_final_metrics_show_every_class_at_1024x700(make_window, tiny_project, w
     for table in (live.metrics.per_class, live.metrics.confusion):
         need = sum(table.rowHeight(i) for i in range(5))
         assert table.viewport().height() >= need, (table.viewport().height(), need)
+
+
+def test_explanation_lines_never_lie_over_each_other(qtbot):
+    """Issue 18: on the Predict step at 1024x700 the top words' last line was drawn over the timing line.
+    Squeezed, the explanation's details scroll; with room, they show whole, without a scroll bar."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QPlainTextEdit, QSplitter, QVBoxLayout, QWidget
+
+    from ntmm_app.widgets.explanation_view import ExplanationView
+
+    top = "<br>".join(f"<b>{c}</b> (93%): ECG +0.09, chest +0.09, radiating +0.08, arm +0.05, central +0.03 "
+                      "<span style='color:#777'>| against: diaphoretic -0.03, ST -0.01</span>"
+                      for c in ("cardiology", "gastroenterology", "endocrinology"))
+    for size, room in (((380, 420), False), ((560, 900), True)):
+        window = QWidget()
+        qtbot.addWidget(window)
+        window.resize(*size)
+        # as on the Predict step: below the typed text, in a splitter, in a panel that cannot grow (a child
+        # widget's layout does not hold it at its minimum size, as a window's does)
+        host = QWidget(window)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(QPlainTextEdit())
+        split.addWidget(view := ExplanationView())
+        QVBoxLayout(host).addWidget(split)
+        host.resize(*size)
+        window.show()
+        split.setSizes([180, size[1] - 180])
+        view.legend.setText("pushes away from cardiology … pushes towards cardiology")
+        view.top.setText(top)
+        view.status.setText("Scores: change of the calibrated log-probability (leave-one-word-out occlusion); 9 ms.")
+        for _ in range(20):
+            QApplication.processEvents()
+        assert view.top.geometry().bottom() < view.status.geometry().top()  # one below the other
+        assert view.top.height() >= view.top.heightForWidth(view.top.width())  # every line of the top words
+        assert (view.details.verticalScrollBar().maximum() == 0) == room
