@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
 
 from ntmm_engine import api
 
@@ -75,6 +75,10 @@ class ExplanationView(QWidget):
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
         self.text.setPlaceholderText("The words that pushed the prediction appear here.")
+        # the highlighted text takes the room the details below leave (its own size hint ignored), down to
+        # two lines: squeezed, the details kept three lines and scrolled while this box had room to spare
+        self.text.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.text.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 12)
         lay.addWidget(self.text, 1)
         # The legend, the top words of each class and the timing scroll together below the text: squeezed
         # (Predict at 1024x700) the top words' last line lay over the timing line.

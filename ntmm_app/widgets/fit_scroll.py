@@ -19,6 +19,9 @@ class FitScrollArea(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWidget(content)
         content.installEventFilter(self)
+        # drawn on the background of what it lies in (a tab's white page), not the window's grey
+        self.viewport().setAutoFillBackground(False)
+        content.setAutoFillBackground(False)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
         content = self.widget()
