@@ -207,7 +207,13 @@ def recipe_auto(bench: dict) -> str:
             f"{len(bench['runs'])} teacher runs over training shares {listing([f'{int(s * 100)} %' for s in sizes])}; "
             "the best grid point is chosen on validation):")
     verdicts = "\n".join(wrap(v) for v in bench["verdicts"]) if bench["verdicts"] else "No size has all three recipes yet."
-    return "\n" + wrap(text) + "\n\n" + "\n".join(rows) + "\n\n" + verdicts + "\n"
+    grids = ""
+    for size, grid in (bench.get("grids") or {}).items():  # rows as bench/recipe_auto.py wrote them
+        cols = list(grid[0])
+        grids += (f"\n\nThe grid at {int(float(size) * 100)} % (seed 42; validation / test macro-F1, steps run in "
+                  "brackets):\n\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
+                  + "\n".join("| " + " | ".join(g[c] for c in cols) + " |" for g in grid))
+    return "\n" + wrap(text) + "\n\n" + "\n".join(rows) + "\n\n" + verdicts + grids + "\n"
 
 
 @figure("distill_aug", "distill_medical-aug.json", "distill_medical.json")
