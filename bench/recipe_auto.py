@@ -208,7 +208,7 @@ def main() -> None:
             results.append(r)
         sizes_run = sorted({x["size"] for x in results})
         rows, verdicts = summarise(results, sizes_run)  # every size run so far
-        grids = {str(size): grid_table(results, size) for size in sizes_run if grid_table(results, size)}
+        grids = {str(size): g for size in sizes_run if (g := grid_table(results, size))}
         grid_md = "".join(f"\n\nGrid at {int(float(size) * 100)} % (seed {SEEDS[0]}; validation / test macro-F1, "
                           f"steps run in brackets):\n\n" + md_table(g, list(g[0])) for size, g in grids.items())
         save(NAME, {"runs": results, "summary": rows, "verdicts": verdicts, "grids": grids, "max_length": args.max_length,
