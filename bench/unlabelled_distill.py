@@ -1,7 +1,7 @@
 """Distillation with unlabelled texts (data.unlabelled) on Medical Abstracts: does the transfer set pay?
 
     python bench/unlabelled_distill.py [--max-length 128] [--seeds 42 43 44] [--teacher PATH] [--teacher-20 RUN_DIR]
-                                       [--no-sweep] [--plan]
+                                       [--no-sweep] [--b-settings JSON] [--plan]
     python bench/unlabelled_distill.py --smoke      # minutes, on synthetic data and a tiny random model
 
 A stratified 20 % of the shared training split is the labelled set (its labels); the other 80 % is
@@ -18,7 +18,8 @@ split ("good teacher, few labels for the student"); ``--teacher PATH`` reuses su
 reuses the teacher of a project run on the same labelled 20 % (e.g. one built from ``recipe_auto.subset(0.2)``,
 which draws the same stratified share) at the same max_length and seed 42. Unless ``--no-sweep``,
 (b) is run once more (seed 42) with other settings of distill.unlabelled_weight and
-distill.unlabelled_min_confidence, the best chosen on validation, for the defaults.
+distill.unlabelled_min_confidence, the best chosen on validation, for the defaults. ``--b-settings JSON``
+repeats (b) over every seed with other distill settings (e.g. ``{"early_stopping_patience": 0}``), as a row of its own.
 
 The data stay in ../shared (the two subsets are written to a temporary folder). ``--max-length 128``
 (default) halves the cost per step on 2 CPU cores; every model uses the same length. Results
@@ -332,16 +333,23 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
         rows.append(row("(a) student, labelled 20 % only", "20 %", [r["student"] for r in a], [r["wall_s"] for r in a]))
     if b:
         rows.append(row("(b) student + unlabelled 80 %", "20 %", [r["student"] for r in b], [r["wall_s"] for r in b]))
+    b_set = sel("b", "20", args.b_settings) if args.b_settings else []
+    if b_set:
+        rows.append(row(f"(b) student + unlabelled 80 %, {json.dumps(args.b_settings)}", "20 %", [r["student"] for r in b_set],
+                        [r["wall_s"] for r in b_set]))
     if b_full:
         rows.append(row(f"(b) student + unlabelled 80 %, teacher on the full split (teacher {b_full[0]['teacher_test_macro_f1']:.3f})",
                         "full", [r["student"] for r in b_full], [r["wall_s"] for r in b_full]))
     verdicts = []
     pa, pb = agg([r["student"] for r in a]), agg([r["student"] for r in b])
+
+    def verdict(name, mean):
+        gain, gap = mean - pa[0], mean - t20["test_macro_f1"]
+        return (f"{name} {mean:.3f} vs (a) {pa[0]:.3f}: {gain * 100:+.1f} points (target >= +2: "
+                f"{'met' if gain >= 0.02 else 'MISSED'}); vs its teacher {t20['test_macro_f1']:.3f}: {gap * 100:+.1f} points "
+                f"(target within 1 point: {'met' if gap >= -0.01 else 'MISSED'})")
     if a and b and t20:
-        gain, gap = pb[0] - pa[0], pb[0] - t20["test_macro_f1"]
-        verdicts.append(f"(b) {pb[0]:.3f} vs (a) {pa[0]:.3f}: {gain * 100:+.1f} points (target >= +2: "
-                        f"{'met' if gain >= 0.02 else 'MISSED'}); vs its teacher {t20['test_macro_f1']:.3f}: {gap * 100:+.1f} points "
-                        f"(target within 1 point: {'met' if gap >= -0.01 else 'MISSED'})")
+        verdicts.append(verdict("(b)", pb[0]))
         for ra, rb in zip(a, b):
             if ra["key"]["seed"] == rb["key"]["seed"] and ra["labels"] == rb["labels"]:
                 n = max(ra["labels"]) + 1
@@ -351,6 +359,9 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
                 verdicts.append(f"seed {ra['key']['seed']}, paired on the test split: (b) − (a) {format_difference(d_ab)}; "
                                 f"(b) − teacher {format_difference(d_bt)}"
                                 + (f"; (b) − no-KD baseline {format_difference(d_bk)}" if d_bk else ""))
+    if a and b_set and t20:
+        verdicts.append(verdict(f"(b) with {json.dumps(args.b_settings)} ({len(b_set)} seeds)",
+                                agg([r["student"] for r in b_set])[0]))
     sweep = [r for r in runs if r["key"].get("run") == "b" and r["key"].get("settings") and r["key"].get("teacher") == "20"
              and "error" not in r]
     failed = [r for r in runs if "error" in r]
@@ -385,13 +396,17 @@ def main() -> None:
     p.add_argument("--no-sweep", action="store_true", help="skip the settings of (b) tried for the defaults")
     p.add_argument("--smoke", action="store_true", help="synthetic data and a tiny model: checks the script in minutes")
     p.add_argument("--plan", action="store_true", help="print the runs still to do, and stop")
+    p.add_argument("--b-settings", type=json.loads, default=None, metavar="JSON",
+                   help='distill settings for (b) repeated over every seed and reported as their own row, e.g. '
+                        '\'{"early_stopping_patience": 0}\'')
     args = p.parse_args()
     if args.smoke:
         args.seeds = args.seeds[:2]
     schedule = ([("teacher", "20", None, None)]
                 + [(v, "20", s, None) for s in args.seeds for v in ("a", "b")]
                 + [("teacher", "full", None, None), ("b", "full", args.seeds[0], None)]
-                + ([] if args.no_sweep else [("b", "20", args.seeds[0], st) for st in SWEEP]))
+                + ([] if args.no_sweep else [("b", "20", args.seeds[0], st) for st in SWEEP])
+                + ([("b", "20", s, args.b_settings) for s in args.seeds] if args.b_settings else []))
     if args.plan:
         path = RESULTS / f"{NAME}{'-smoke' if args.smoke else ''}.json"
         done = [r["key"] for r in json.loads(path.read_text())["runs"]] if path.is_file() else []
@@ -405,11 +420,16 @@ def main() -> None:
     bench = Bench(args)
     teachers: dict[str, str] = {}
     for run, teacher, seed, settings in schedule:
-        if run == "teacher":
-            teachers[teacher], _ = bench.teacher(teacher)
-            continue
         name = "given" if teacher == "full" and args.teacher else teacher
-        bench.distill(run, seed, teachers[teacher], name, settings)
+        if run == "teacher":
+            # trained (or retrained, its folder being gone) only when a distillation still to do needs it
+            needed = any(r != "teacher" and t == teacher and not bench.done(run_key(r, name, sd, st, args.max_length))
+                         for r, t, sd, st in schedule)
+            if needed or not bench.done(run_key("teacher", teacher, None, None, args.max_length)):
+                teachers[teacher], _ = bench.teacher(teacher)
+            continue
+        if not bench.done(run_key(run, name, seed, settings, args.max_length)):
+            bench.distill(run, seed, teachers[teacher], name, settings)
     bench.save()
     shutil.rmtree(bench.work, ignore_errors=True)
 
