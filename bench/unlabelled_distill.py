@@ -1,7 +1,7 @@
 """Distillation with unlabelled texts (data.unlabelled) on Medical Abstracts: does the transfer set pay?
 
     python bench/unlabelled_distill.py [--max-length 128] [--seeds 42 43 44] [--teacher PATH] [--teacher-20 RUN_DIR]
-                                       [--no-sweep] [--b-settings JSON] [--plan]
+                                       [--no-sweep] [--no-full] [--b-settings JSON] [--teacher-20-name NAME] [--plan]
     python bench/unlabelled_distill.py --smoke      # minutes, on synthetic data and a tiny random model
 
 A stratified 20 % of the shared training split is the labelled set (its labels); the other 80 % is
@@ -20,6 +20,9 @@ which draws the same stratified share) at the same max_length and seed 42. Unles
 (b) is run once more (seed 42) with other settings of distill.unlabelled_weight and
 distill.unlabelled_min_confidence, the best chosen on validation, for the defaults. ``--b-settings JSON``
 repeats (b) over every seed with other distill settings (e.g. ``{"early_stopping_patience": 0}``), as a row of its own.
+Two trainings of the teacher with the same recipe and seed differ by a point or two across machines, so each
+training has a name (``--teacher-20-name``, default "20"; a new name trains a new teacher) and (b) is compared
+only with the (a) and the teacher of its own training. The no-KD baseline needs no teacher: it is trained once per seed.
 
 The data stay in ../shared (the two subsets are written to a temporary folder). ``--max-length 128``
 (default) halves the cost per step on 2 CPU cores; every model uses the same length. Results
@@ -168,21 +171,22 @@ class Bench:
 
     # ---- the teacher
     def teacher(self, which: str) -> tuple[str, dict]:
-        """The teacher model folder for "20" (trained on the labelled share) or "full" (the whole split, or --teacher)."""
+        """The teacher model folder for "full" (the whole split, or --teacher) or a training on the labelled share
+        ("20", or the name given by --teacher-20-name: each training of the same recipe is a teacher of its own)."""
         from ntmm_engine.api import run_teacher
 
         if which == "full" and self.args.teacher:
             return str(Path(self.args.teacher).resolve()), {"key": {"run": "teacher", "teacher": "given"}, "path": self.args.teacher}
         key = run_key("teacher", which, None, None, self.args.max_length)
-        if which == "20" and self.args.teacher_20:
+        if which != "full" and self.args.teacher_20:
             return self._reuse_teacher(Path(self.args.teacher_20), key)
         run_dir = self.root / f"teacher-{which}"
         model = run_dir / "teacher" / "model"
         r = self.done(key)
         if r is not None and (model / "config.json").is_file():
             return str(model), r
-        print(f"== teacher on {'the labelled 20 %' if which == '20' else 'the full training split'}", flush=True)
-        cfg = self.config(run_dir, self.labelled if which == "20" else self.files["train"], 42)
+        print(f"== teacher {which} on {'the full training split' if which == 'full' else 'the labelled 20 %'}", flush=True)
+        cfg = self.config(run_dir, self.files["train"] if which == "full" else self.labelled, 42)
         wall = time.monotonic()
         res = run_teacher(cfg)
         shutil.rmtree(run_dir / "teacher" / "checkpoints", ignore_errors=True)
@@ -227,7 +231,9 @@ class Bench:
         run_dir = self.root / f"{variant}-{teacher_name}"
         cfg = self.config(run_dir, self.labelled, seed)
         cfg.distill.teacher = teacher
-        cfg.distill.baseline = variant == "a"  # the baseline is labelled-only: trained once per seed, with (a)
+        # the baseline is labelled-only and needs no teacher: trained once per seed, with the first (a)
+        cfg.distill.baseline = variant == "a" and not any(
+            x["key"].get("seed") == seed and "baseline" in x for x in self.runs)
         if variant == "b":
             cfg.data.unlabelled = [str(self.unlabelled)]
         for k, v in settings.items():
@@ -304,9 +310,14 @@ class Bench:
 
 
 def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]]:
+    """Rows and verdicts per teacher training: each (b) is compared with the (a) and the teacher of the same training.
+
+    Two trainings of the same teacher recipe (same data, seed 42) differ by a point or two from machine to
+    machine (CPU kernels, early stopping at another evaluation), so runs are only compared within one training.
+    """
     from ntmm_engine.reports.intervals import format_difference, format_score, paired_difference
 
-    def sel(variant, teacher="20", settings=None):
+    def sel(variant, teacher, settings=None):
         return sorted((r for r in runs if r["key"].get("run") == variant and r["key"].get("teacher") == teacher
                        and r["key"].get("settings", {}) == (settings or {}) and "error" not in r), key=lambda r: r["key"]["seed"])
 
@@ -321,58 +332,77 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
                 "per seed (95 % interval)": "; ".join(format_score(s["test_macro_f1"], s["test_macro_f1_ci"]) for s in scores),
                 "wall s (mean)": round(statistics.mean(walls)) if walls else None}
 
-    a, b, b_full = sel("a"), sel("b"), sel("b", "full") + sel("b", "given")
-    t20 = next((r for r in runs if r["key"] == {"run": "teacher", "teacher": "20", "max_length": args.max_length}), None)
-    rows = []
-    if t20:
-        rows.append(row("teacher (fine-tuned on the labelled 20 %)", "-", [t20], [t20["wall_s"]]))
-    if a:
-        rows.append(row("classical TF-IDF (labelled 20 %)", "-", [{"test_macro_f1": a[0]["classical_test_macro_f1"],
-                                                                   "test_macro_f1_ci": a[0]["classical_test_macro_f1_ci"]}], []))
-        rows.append(row("no-KD baseline (labelled 20 %, hard labels)", "-", [r["baseline"] for r in a if "baseline" in r], []))
-        rows.append(row("(a) student, labelled 20 % only", "20 %", [r["student"] for r in a], [r["wall_s"] for r in a]))
-    if b:
-        rows.append(row("(b) student + unlabelled 80 %", "20 %", [r["student"] for r in b], [r["wall_s"] for r in b]))
-    b_set = sel("b", "20", args.b_settings) if args.b_settings else []
-    if b_set:
-        rows.append(row(f"(b) student + unlabelled 80 %, {json.dumps(args.b_settings)}", "20 %", [r["student"] for r in b_set],
-                        [r["wall_s"] for r in b_set]))
-    if b_full:
-        rows.append(row(f"(b) student + unlabelled 80 %, teacher on the full split (teacher {b_full[0]['teacher_test_macro_f1']:.3f})",
-                        "full", [r["student"] for r in b_full], [r["wall_s"] for r in b_full]))
-    verdicts = []
-    pa, pb = agg([r["student"] for r in a]), agg([r["student"] for r in b])
+    def own_teacher(group):  # the teacher score each run stored for itself
+        return statistics.mean(r["teacher_test_macro_f1"] for r in group)
 
-    def verdict(name, mean):
-        gain, gap = mean - pa[0], mean - t20["test_macro_f1"]
-        return (f"{name} {mean:.3f} vs (a) {pa[0]:.3f}: {gain * 100:+.1f} points (target >= +2: "
-                f"{'met' if gain >= 0.02 else 'MISSED'}); vs its teacher {t20['test_macro_f1']:.3f}: {gap * 100:+.1f} points "
-                f"(target within 1 point: {'met' if gap >= -0.01 else 'MISSED'})")
-    if a and b and t20:
-        verdicts.append(verdict("(b)", pb[0]))
-        for ra, rb in zip(a, b):
-            if ra["key"]["seed"] == rb["key"]["seed"] and ra["labels"] == rb["labels"]:
+    def b_name(settings):
+        return "(b) student + unlabelled 80 %" + (f", {json.dumps(settings)}" if settings else "")
+
+    trainings = [r["key"]["teacher"] for r in runs if r["key"].get("run") == "teacher" and r["key"]["teacher"] != "full"]
+    settings_of = {t: [json.loads(x) for x in dict.fromkeys(json.dumps(r["key"]["settings"], sort_keys=True) for r in runs
+                                                              if r["key"].get("run") == "b" and r["key"]["teacher"] == t)]
+                   for t in trainings}
+    baselines = sorted((r for r in runs if "baseline" in r), key=lambda r: r["key"]["seed"])
+    any_a = next((r for r in runs if r["key"].get("run") == "a" and "error" not in r), None)
+    rows = []
+    if any_a:
+        rows.append(row("classical TF-IDF (labelled 20 %)", "-", [{"test_macro_f1": any_a["classical_test_macro_f1"],
+                                                                   "test_macro_f1_ci": any_a["classical_test_macro_f1_ci"]}], []))
+    if baselines:
+        rows.append(row("no-KD baseline (labelled 20 %, hard labels)", "-", [r["baseline"] for r in baselines], []))
+    verdicts = []
+    for t in trainings:
+        rec = next(r for r in runs if r["key"].get("run") == "teacher" and r["key"]["teacher"] == t)
+        tname = f"{t} ({rec['test_macro_f1']:.3f})"
+        rows.append(row(f"teacher {t} (fine-tuned on the labelled 20 %)", "-", [rec], [rec["wall_s"]]))
+        a = sel("a", t)
+        if a:
+            rows.append(row("(a) student, labelled 20 % only", tname, [r["student"] for r in a], [r["wall_s"] for r in a]))
+        groups = {json.dumps(st): sel("b", t, st) for st in sorted(settings_of[t], key=len)}
+        for st, b in groups.items():
+            if b:
+                rows.append(row(b_name(json.loads(st)), tname, [r["student"] for r in b], [r["wall_s"] for r in b]))
+        pa = agg([r["student"] for r in a])[0] if a else None
+        for st, b in groups.items():
+            if len(b) < 2 or pa is None:
+                continue
+            mean, teach = agg([r["student"] for r in b])[0], own_teacher(b)
+            gain, gap = mean - pa, mean - teach
+            verdicts.append(f"teacher {t}: {b_name(json.loads(st))} ({len(b)} seeds) {mean:.3f} vs (a) {pa:.3f}: "
+                            f"{gain * 100:+.1f} points (target >= +2: {'met' if gain >= 0.02 else 'MISSED'}); vs its teacher "
+                            f"{teach:.3f}: {gap * 100:+.1f} points (target within 1 point: {'met' if gap >= -0.01 else 'MISSED'})")
+        by_seed = {r["key"]["seed"]: r for r in baselines}
+        for st, b in groups.items():
+            for rb in b:
+                ra = next((r for r in a if r["key"]["seed"] == rb["key"]["seed"] and r["labels"] == rb["labels"]), None)
+                if ra is None or len(b) < 2:
+                    continue
                 n = max(ra["labels"]) + 1
                 d_ab = paired_difference(rb["labels"], rb["student_preds"], ra["student_preds"], n)
                 d_bt = paired_difference(rb["labels"], rb["student_preds"], rb["teacher_preds"], n)
-                d_bk = paired_difference(rb["labels"], rb["student_preds"], ra["baseline_preds"], n) if "baseline_preds" in ra else None
-                verdicts.append(f"seed {ra['key']['seed']}, paired on the test split: (b) − (a) {format_difference(d_ab)}; "
-                                f"(b) − teacher {format_difference(d_bt)}"
+                kd = by_seed.get(rb["key"]["seed"])
+                d_bk = paired_difference(rb["labels"], rb["student_preds"], kd["baseline_preds"], n) if kd else None
+                verdicts.append(f"teacher {t}, {b_name(json.loads(st))}, seed {rb['key']['seed']}, paired on the test split: "
+                                f"(b) − (a) {format_difference(d_ab)}; (b) − teacher {format_difference(d_bt)}"
                                 + (f"; (b) − no-KD baseline {format_difference(d_bk)}" if d_bk else ""))
-    if a and b_set and t20:
-        verdicts.append(verdict(f"(b) with {json.dumps(args.b_settings)} ({len(b_set)} seeds)",
-                                agg([r["student"] for r in b_set])[0]))
-    sweep = [r for r in runs if r["key"].get("run") == "b" and r["key"].get("settings") and r["key"].get("teacher") == "20"
-             and "error" not in r]
-    failed = [r for r in runs if "error" in r]
-    base42 = next((r for r in b if r["key"]["seed"] == 42), None)
-    if sweep and base42:
-        cands = [({}, base42)] + [(r["key"]["settings"], r) for r in sweep]
-        best = max(cands, key=lambda c: c[1]["student"]["val_macro_f1"])
-        verdicts.append("settings of (b), seed 42 (chosen on validation macro-F1): " + "; ".join(
-            f"{json.dumps(s) if s else 'defaults'}: val {r['student']['val_macro_f1']:.3f}, test {r['student']['test_macro_f1']:.3f}"
-            for s, r in cands) + f". Best on validation: {json.dumps(best[0]) if best[0] else 'the defaults'}")
-    verdicts += [f"{json.dumps(r['key']['settings'])}: not run ({r['error']})" for r in failed]
+        base = groups.get(json.dumps({}), [])
+        if len(groups) > 1 and base:
+            # settings compared on the seeds all of them ran, on validation (the test split only reports)
+            seeds = set.intersection(*({r["key"]["seed"] for r in b} for b in groups.values() if b))
+            cands = [(json.loads(st), [r for r in b if r["key"]["seed"] in seeds]) for st, b in groups.items() if b]
+
+            def mean_of(b, field):
+                return statistics.mean(r["student"][field] for r in b)
+            best = max(cands, key=lambda c: mean_of(c[1], "val_macro_f1"))
+            verdicts.append(f"teacher {t}: settings of (b) (chosen on validation macro-F1, mean over the seeds all of them ran): " + "; ".join(
+                f"{json.dumps(st) if st else 'defaults'} ({len(b)} seed{'s' if len(b) > 1 else ''}): val "
+                f"{mean_of(b, 'val_macro_f1'):.3f}, test {mean_of(b, 'test_macro_f1'):.3f}" for st, b in cands)
+                + f". Best on validation: {json.dumps(best[0]) if best[0] else 'the defaults'}")
+    b_full = sel("b", "full") + sel("b", "given")
+    if b_full:
+        rows.append(row("(b) student + unlabelled 80 %, teacher on the full split", f"full ({own_teacher(b_full):.3f})",
+                        [r["student"] for r in b_full], [r["wall_s"] for r in b_full]))
+    verdicts += [f"{json.dumps(r['key']['settings'])}: not run ({r['error']})" for r in runs if "error" in r]
     walls = sum(r.get("wall_s", 0.0) for r in runs)
     verdicts.append(f"wall time of all runs: {walls / 60:.0f} min")
     return rows, [_run_row(r) for r in runs], verdicts
@@ -394,6 +424,9 @@ def main() -> None:
     p.add_argument("--teacher", help="a teacher folder trained on the full training split, for the (b)-once run")
     p.add_argument("--teacher-20", help="a project run folder whose teacher was trained on the same labelled 20 %%")
     p.add_argument("--no-sweep", action="store_true", help="skip the settings of (b) tried for the defaults")
+    p.add_argument("--no-full", action="store_true", help="skip the (b) run with a teacher trained on the full split")
+    p.add_argument("--teacher-20-name", default="20", metavar="NAME",
+                   help="name of the teacher training on the labelled 20 %% the runs use (a new name trains a new one, e.g. 20-t3)")
     p.add_argument("--smoke", action="store_true", help="synthetic data and a tiny model: checks the script in minutes")
     p.add_argument("--plan", action="store_true", help="print the runs still to do, and stop")
     p.add_argument("--b-settings", type=json.loads, default=None, metavar="JSON",
@@ -402,11 +435,12 @@ def main() -> None:
     args = p.parse_args()
     if args.smoke:
         args.seeds = args.seeds[:2]
-    schedule = ([("teacher", "20", None, None)]
-                + [(v, "20", s, None) for s in args.seeds for v in ("a", "b")]
-                + [("teacher", "full", None, None), ("b", "full", args.seeds[0], None)]
-                + ([] if args.no_sweep else [("b", "20", args.seeds[0], st) for st in SWEEP])
-                + ([("b", "20", s, args.b_settings) for s in args.seeds] if args.b_settings else []))
+    t20 = args.teacher_20_name
+    schedule = ([("teacher", t20, None, None)]
+                + [(v, t20, s, None) for s in args.seeds for v in ("a", "b")]
+                + ([] if args.no_full else [("teacher", "full", None, None), ("b", "full", args.seeds[0], None)])
+                + ([] if args.no_sweep else [("b", t20, args.seeds[0], st) for st in SWEEP])
+                + ([("b", t20, s, args.b_settings) for s in args.seeds] if args.b_settings else []))
     if args.plan:
         path = RESULTS / f"{NAME}{'-smoke' if args.smoke else ''}.json"
         done = [r["key"] for r in json.loads(path.read_text())["runs"]] if path.is_file() else []
