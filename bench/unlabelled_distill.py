@@ -20,9 +20,10 @@ which draws the same stratified share) at the same max_length and seed 42. Unles
 (b) is run once more (seed 42) with other settings of distill.unlabelled_weight and
 distill.unlabelled_min_confidence, the best chosen on validation, for the defaults. ``--b-settings JSON``
 repeats (b) over every seed with other distill settings (e.g. ``{"early_stopping_patience": 0}``), as a row of its own.
-Two trainings of the teacher with the same recipe and seed differ by a point or two across machines, so each
-training has a name (``--teacher-20-name``, default "20"; a new name trains a new teacher) and (b) is compared
-only with the (a) and the teacher of its own training. The no-KD baseline needs no teacher: it is trained once per seed.
+Teachers are not interchangeable (the project run reused with ``--teacher-20`` scored 0.530, this script's own
+training 0.545, the same on two machines), so each teacher has a name (``--teacher-20-name``, default "20"; a new
+name trains a new one) and (b) is compared only with the (a) and the teacher of the same name. The no-KD baseline
+needs no teacher: it is trained once per seed.
 
 The data stay in ../shared (the two subsets are written to a temporary folder). ``--max-length 128``
 (default) halves the cost per step on 2 CPU cores; every model uses the same length. Results
@@ -312,8 +313,8 @@ class Bench:
 def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]]:
     """Rows and verdicts per teacher training: each (b) is compared with the (a) and the teacher of the same training.
 
-    Two trainings of the same teacher recipe (same data, seed 42) differ by a point or two from machine to
-    machine (CPU kernels, early stopping at another evaluation), so runs are only compared within one training.
+    Two teachers on the same labelled share (a reused project run, this script's own training) differ by a point
+    or two, so runs are only compared with the (a) and the teacher of the same name.
     """
     from ntmm_engine.reports.intervals import format_difference, format_score, paired_difference
 
@@ -354,7 +355,8 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
     for t in trainings:
         rec = next(r for r in runs if r["key"].get("run") == "teacher" and r["key"]["teacher"] == t)
         tname = f"{t} ({rec['test_macro_f1']:.3f})"
-        rows.append(row(f"teacher {t} (fine-tuned on the labelled 20 %)", "-", [rec], [rec["wall_s"]]))
+        how = "reused from a project run" if rec.get("reused") else "trained by this script"
+        rows.append(row(f"teacher {t} (fine-tuned on the labelled 20 %, {how})", "-", [rec], [rec["wall_s"]]))
         a = sel("a", t)
         if a:
             rows.append(row("(a) student, labelled 20 % only", tname, [r["student"] for r in a], [r["wall_s"] for r in a]))
@@ -397,7 +399,9 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
             verdicts.append(f"teacher {t}: settings of (b) (chosen on validation macro-F1, mean over the seeds all of them ran): " + "; ".join(
                 f"{json.dumps(st) if st else 'defaults'} ({len(b)} seed{'s' if len(b) > 1 else ''}): val "
                 f"{mean_of(b, 'val_macro_f1'):.3f}, test {mean_of(b, 'test_macro_f1'):.3f}" for st, b in cands)
-                + f". Best on validation: {json.dumps(best[0]) if best[0] else 'the defaults'}")
+                + f". Best on validation: {json.dumps(best[0]) if best[0] else 'the defaults'}"
+                + "".join(f" (tied with {json.dumps(st)}: the same checkpoint)" for st, b in cands
+                          if st != best[0] and mean_of(b, "val_macro_f1") == mean_of(best[1], "val_macro_f1")))
     b_full = sel("b", "full") + sel("b", "given")
     if b_full:
         rows.append(row("(b) student + unlabelled 80 %, teacher on the full split", f"full ({own_teacher(b_full):.3f})",
