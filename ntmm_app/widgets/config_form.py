@@ -47,7 +47,7 @@ LABEL_OVERRIDES = {
     "augment_p": "Change probability", "augment_ops": "Operations", "report_to": "Report to",
     "budget_max_latency_ms": "Max latency (ms)", "budget_min_macro_f1": "Min macro-F1", "budget_max_size_mb": "Max size (MB)",
     "budget_max_peak_ram_mb": "Max peak RAM (MB)", "time_budget_s": "Time budget (s)", "max_spread": "Max round spread",
-    "static_dim": "Vector width", "static_hidden": "Hidden units", "static_epochs": "Most epochs", "fuse": "Fuse graph (ORT)",
+    "static_dim": "Vector width", "static_hidden": "Hidden units", "static_epochs": "Most epochs", "static_max_length": "Tokens read", "fuse": "Fuse graph (ORT)",
 }
 
 

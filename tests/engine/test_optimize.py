@@ -232,6 +232,11 @@ def test_pruned_and_static_variants(optimized):
     meta = json.loads((folder / "ntmm.json").read_text())
     assert meta["variant"] == "static" and meta["role"] == "static" and meta["source"].endswith("teacher/model")
     assert meta["static"]["training"]["kd"] and static.parameters < 0.2 * result.reference.parameters
+    # it reads optimize.static_max_length tokens of a text, the transformers data.max_length (32 here)
+    long_text = " ".join(["heart"] * 600)
+    assert meta["max_length"] == cfg.optimize.static_max_length == 512 and p.max_length == 512
+    assert p.encode([long_text])["input_ids"].shape[1] == 512
+    assert load_predictor(opt / "student_onnx_int8").encode([long_text])["input_ids"].shape[1] == cfg.data.max_length == 32
 
 
 def test_per_channel_quantization_and_cpu_profile(optimized, tmp_path):
