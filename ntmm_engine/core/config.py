@@ -165,9 +165,9 @@ class OptimizeConfig:
                           group="Static student", result=lambda o: "static" in o.variants)
     static_hidden: int = opt(0, "Hidden layer of the static student's head; 0 = a linear head.", min=0, max=8192,
                              group="Static student", result=lambda o: "static" in o.variants)
-    static_max_length: int = opt(512, "Tokens the static student reads (at least data.max_length): a token costs it one row "
-                                      "lookup and it has no position limit, so it reads more of a long text than the "
-                                      "transformer, as the classical baseline reads all of it.", min=16, max=8192,
+    static_max_length: int = opt(0, "Tokens the static student reads; 0 = data.max_length. A token costs it one row lookup "
+                                    "and it has no position limit, so it can read more of a long text than the transformers "
+                                    "(never fewer).", min=0, max=8192,
                                  group="Static student", result=lambda o: "static" in o.variants)
     static_epochs: int = opt(40, "Most passes over the training texts for the static student (the best on validation is kept).",
                              min=1, max=1000, group="Static student", result=lambda o: "static" in o.variants)
