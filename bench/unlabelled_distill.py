@@ -295,12 +295,14 @@ class Bench:
 
     # ---- the report
     def save(self) -> None:
-        rows, runs_table, verdicts = summarise(self.runs, self.args)
-        save(self.name, {"runs": self.runs, "summary": rows, "verdicts": verdicts, "max_length": self.args.max_length,
+        rows, runs_table, verdicts, paired = summarise(self.runs)
+        save(self.name, {"runs": self.runs, "summary": rows, "verdicts": verdicts, "paired": paired,
+                         "max_length": self.args.max_length,
                          "labelled": self.n_labelled, "unlabelled": self.n_unlabelled, "data": CITATION},
              md_table(rows, ["model", "teacher", "test macro-F1 mean", "sd", "seeds", "per seed (95 % interval)",
                              "wall s (mean)"])
-             + "\n\n" + "\n".join(f"- {v}" for v in verdicts)
+             + "\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n\nPaired on the test split, per seed:\n\n"
+             + "\n".join(f"- {v}" for v in paired)
              + "\n\nEvery run:\n\n" + md_table(runs_table, ["run", "seed", "teacher", "settings", "test macro-F1", "val macro-F1",
                                                             "steps", "examples/epoch", "wall s"])
              + f"\n\nMedical Abstracts: the labelled set is a stratified {LABELLED_SHARE:.0%} of the training split "
@@ -310,17 +312,21 @@ class Bench:
                "on the test split.")
 
 
-def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]]:
-    """Rows and verdicts per teacher training: each (b) is compared with the (a) and the teacher of the same training.
+def summarise(runs: list[dict]) -> tuple[list[dict], list[dict], list[str], list[str]]:
+    """Rows, verdicts and per-seed paired differences per teacher: each (b) is compared with the (a) and the teacher
+    of the same name.
 
     Two teachers on the same labelled share (a reused project run, this script's own training) differ by a point
     or two, so runs are only compared with the (a) and the teacher of the same name.
     """
     from ntmm_engine.reports.intervals import format_difference, format_score, paired_difference
 
+    def sel_all(variant, teacher):
+        return [r for r in runs if r["key"].get("run") == variant and r["key"].get("teacher") == teacher and "error" not in r]
+
     def sel(variant, teacher, settings=None):
-        return sorted((r for r in runs if r["key"].get("run") == variant and r["key"].get("teacher") == teacher
-                       and r["key"].get("settings", {}) == (settings or {}) and "error" not in r), key=lambda r: r["key"]["seed"])
+        return sorted((r for r in sel_all(variant, teacher) if r["key"].get("settings", {}) == (settings or {})),
+                      key=lambda r: r["key"]["seed"])
 
     def agg(scores):
         vals = [s["test_macro_f1"] for s in scores]
@@ -340,9 +346,6 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
         return "(b) student + unlabelled 80 %" + (f", {json.dumps(settings)}" if settings else "")
 
     trainings = [r["key"]["teacher"] for r in runs if r["key"].get("run") == "teacher" and r["key"]["teacher"] != "full"]
-    settings_of = {t: [json.loads(x) for x in dict.fromkeys(json.dumps(r["key"]["settings"], sort_keys=True) for r in runs
-                                                              if r["key"].get("run") == "b" and r["key"]["teacher"] == t)]
-                   for t in trainings}
     baselines = sorted((r for r in runs if "baseline" in r), key=lambda r: r["key"]["seed"])
     any_a = next((r for r in runs if r["key"].get("run") == "a" and "error" not in r), None)
     rows = []
@@ -351,7 +354,7 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
                                                                    "test_macro_f1_ci": any_a["classical_test_macro_f1_ci"]}], []))
     if baselines:
         rows.append(row("no-KD baseline (labelled 20 %, hard labels)", "-", [r["baseline"] for r in baselines], []))
-    verdicts = []
+    verdicts, paired = [], []
     for t in trainings:
         rec = next(r for r in runs if r["key"].get("run") == "teacher" and r["key"]["teacher"] == t)
         tname = f"{t} ({rec['test_macro_f1']:.3f})"
@@ -360,10 +363,11 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
         a = sel("a", t)
         if a:
             rows.append(row("(a) student, labelled 20 % only", tname, [r["student"] for r in a], [r["wall_s"] for r in a]))
-        groups = {json.dumps(st): sel("b", t, st) for st in sorted(settings_of[t], key=len)}
+        groups: dict[str, list[dict]] = {}  # settings (JSON) -> its (b) runs, the defaults first
+        for r in sorted(sel_all("b", t), key=lambda r: (len(r["key"]["settings"]), r["key"]["seed"])):
+            groups.setdefault(json.dumps(r["key"]["settings"], sort_keys=True), []).append(r)
         for st, b in groups.items():
-            if b:
-                rows.append(row(b_name(json.loads(st)), tname, [r["student"] for r in b], [r["wall_s"] for r in b]))
+            rows.append(row(b_name(json.loads(st)), tname, [r["student"] for r in b], [r["wall_s"] for r in b]))
         pa = agg([r["student"] for r in a])[0] if a else None
         for st, b in groups.items():
             if len(b) < 2 or pa is None:
@@ -375,23 +379,23 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
                             f"{teach:.3f}: {gap * 100:+.1f} points (target within 1 point: {'met' if gap >= -0.01 else 'MISSED'})")
         by_seed = {r["key"]["seed"]: r for r in baselines}
         for st, b in groups.items():
-            for rb in b:
+            for rb in b if len(b) > 1 else []:  # single-seed sweep runs get no paired line
                 ra = next((r for r in a if r["key"]["seed"] == rb["key"]["seed"] and r["labels"] == rb["labels"]), None)
-                if ra is None or len(b) < 2:
+                if ra is None:
                     continue
                 n = max(ra["labels"]) + 1
                 d_ab = paired_difference(rb["labels"], rb["student_preds"], ra["student_preds"], n)
                 d_bt = paired_difference(rb["labels"], rb["student_preds"], rb["teacher_preds"], n)
                 kd = by_seed.get(rb["key"]["seed"])
                 d_bk = paired_difference(rb["labels"], rb["student_preds"], kd["baseline_preds"], n) if kd else None
-                verdicts.append(f"teacher {t}, {b_name(json.loads(st))}, seed {rb['key']['seed']}, paired on the test split: "
+                paired.append(f"teacher {t}, {b_name(json.loads(st))}, seed {rb['key']['seed']}: "
                                 f"(b) − (a) {format_difference(d_ab)}; (b) − teacher {format_difference(d_bt)}"
                                 + (f"; (b) − no-KD baseline {format_difference(d_bk)}" if d_bk else ""))
         base = groups.get(json.dumps({}), [])
         if len(groups) > 1 and base:
             # settings compared on the seeds all of them ran, on validation (the test split only reports)
-            seeds = set.intersection(*({r["key"]["seed"] for r in b} for b in groups.values() if b))
-            cands = [(json.loads(st), [r for r in b if r["key"]["seed"] in seeds]) for st, b in groups.items() if b]
+            seeds = set.intersection(*({r["key"]["seed"] for r in b} for b in groups.values()))
+            cands = [(json.loads(st), [r for r in b if r["key"]["seed"] in seeds]) for st, b in groups.items()]
 
             def mean_of(b, field):
                 return statistics.mean(r["student"][field] for r in b)
@@ -409,7 +413,7 @@ def summarise(runs: list[dict], args) -> tuple[list[dict], list[dict], list[str]
     verdicts += [f"{json.dumps(r['key']['settings'])}: not run ({r['error']})" for r in runs if "error" in r]
     walls = sum(r.get("wall_s", 0.0) for r in runs)
     verdicts.append(f"wall time of all runs: {walls / 60:.0f} min")
-    return rows, [_run_row(r) for r in runs], verdicts
+    return rows, [_run_row(r) for r in runs], verdicts, paired
 
 
 def _run_row(r: dict) -> dict:

@@ -439,9 +439,9 @@ class _Optimizer:
         teacher, t_tok = load_classifier(t_dir), load_tokenizer(t_dir)
         train = self.prepared.splits["train"]
         texts, train_labels = list(train["text"]), np.asarray(train["label"], dtype=np.int64)
-        # Longer texts cost it microseconds, but on Medical Abstracts (median 270 pieces) reading 512 instead of 128
-        # was no clear gain (test macro-F1 +3.3 points at 20 % of the data, -1.2 on the full split; one seed each).
-        length = max(o.static_max_length or self.max_length, self.max_length)
+        # 0 = data.max_length. Longer texts cost it microseconds, but on Medical Abstracts (median 270 pieces) reading
+        # 512 instead of 128 was no gain on the full split (bench/results/speed_frontier-static512.md: 0.528 vs 0.540).
+        length = max(o.static_max_length, self.max_length)
         vocab = choose_vocabulary(t_tok, self._train_texts(), length)
         tokenizer = pruned_tokenizer(t_tok, vocab, length)
         check_same_ids(t_tok, tokenizer, vocab, self._train_texts(), length)
